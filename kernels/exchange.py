@@ -1,0 +1,101 @@
+"""Exchange between point agents and fields: implicit, non-negative per-voxel update.
+
+Agents at voxel ``i`` secrete toward a target ``T`` at rate ``S`` (1/min),
+take up at rate ``U`` (1/min) and release a fixed amount per minute ``q``.
+Several agents in one voxel add their terms. Over a step ``dt`` the voxel's
+concentration ``p`` is updated implicitly, as in BioFVM (Ghaffarizadeh et al.
+2016, Bioinformatics 32:1256):
+
+    p <- (p + dt Σ S_a T_a) / (1 + dt Σ (S_a + U_a))
+
+which can never make ``p`` negative, and never pushes it past the largest
+target of the agents in the voxel when it starts at or below it. The fixed
+releases ``q`` become a source density ``Σ q_a / V`` that the diffusion stage
+integrates (exactly, in the spectral scheme).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .backend import Backend
+
+__all__ = ["PointExchange", "apply_implicit_exchange"]
+
+_GPU = {}
+
+
+class PointExchange:
+    """Per-voxel sums of the exchange terms of a set of point agents.
+
+    Parameters
+    ----------
+    backend : Backend
+        Array backend.
+    flat_index : int array, shape (n,)
+        Flat voxel index of each agent (C order of the lattice).
+    secretion_rate, target, uptake_rate, release : float or array, shape (n,)
+        ``S`` (1/min), ``T`` (concentration), ``U`` (1/min) and ``q``
+        (amount/min, amount = concentration × µm³) per agent.
+    dtype : numpy dtype
+        Floating type of the fields.
+    """
+
+    def __init__(self, backend: Backend, flat_index, secretion_rate, target,
+                 uptake_rate, release, dtype):
+        xp = backend.xp
+        self.backend = backend
+        idx = xp.asarray(flat_index, dtype=xp.int64).ravel()
+        n = idx.size
+
+        def col(v):
+            return xp.broadcast_to(xp.asarray(v, dtype=np.float64), (n,))
+
+        S, T, U, q = col(secretion_rate), col(target), col(uptake_rate), col(release)
+        uniq, inv = xp.unique(idx, return_inverse=True)
+        inv = inv.ravel()
+        m = uniq.size
+
+        def summed(v):
+            out = xp.zeros(m, dtype=np.float64)
+            if backend.is_gpu:
+                import cupyx  # noqa: PLC0415
+
+                cupyx.scatter_add(out, inv, v)
+            else:
+                np.add.at(out, inv, v)
+            return out
+
+        self.voxels = uniq
+        self.st = summed(S * T).astype(dtype)
+        self.su = summed(S + U).astype(dtype)
+        self.q = summed(q).astype(dtype)
+        self.has_implicit = bool(n) and bool((self.su > 0).any())
+        self.has_release = bool(n) and bool((self.q > 0).any())
+
+
+def apply_implicit_exchange(u_flat, ex: PointExchange, dt: float) -> None:
+    """Apply the implicit secretion/uptake update in place.
+
+    Parameters
+    ----------
+    u_flat : backend array, 1D view of one species' field
+        Concentration, modified in place.
+    ex : PointExchange
+        Summed agent terms.
+    dt : float
+        Step, min.
+    """
+    if not ex.has_implicit:
+        return
+    if ex.backend.is_gpu:
+        cp = ex.backend.xp
+        if "k" not in _GPU:
+            _GPU["k"] = cp.ElementwiseKernel(
+                "int64 idx, T st, T su, T dt", "raw T u",
+                "u[idx] = (u[idx] + dt * st) / (1 + dt * su)",
+                "abm_implicit_exchange")
+        _GPU["k"](ex.voxels, ex.st, ex.su, u_flat.dtype.type(dt), u_flat)
+    else:
+        v = ex.voxels
+        u_flat[v] = (u_flat[v] + dt * ex.st) / (1 + dt * ex.su)

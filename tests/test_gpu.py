@@ -1,0 +1,54 @@
+"""CuPy kernels against their NumPy twins (skipped, with the reason, where there is no GPU)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from abm import FieldSolver, Species, TissueClass
+from kernels.backend import cupy_available
+
+HAVE_GPU, WHY = cupy_available()
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not HAVE_GPU, reason=f"no GPU: {WHY}")]
+
+DX = 20.0
+
+
+def _build(backend, dtype, hetero, scheme, seed=7):
+    rng = np.random.default_rng(seed)
+    shape = (40, 36, 32)
+    labels = tissue = None
+    if hetero:
+        labels = np.zeros(shape, np.uint8)
+        labels[rng.random(shape) < 0.05] = 1
+        labels[10:20, 5:15, 5:25] = 2
+        tissue = [TissueClass("brain"), TissueClass("bone", permeable=False),
+                  TissueClass("lesion", diffusion_scale=1.5, decay_scale=3.0)]
+    sp = [Species("SDF-1a", 1800.0, 0.02), Species("VEGF", 1620.0, 0.0116, fixed_faces={"x-": 0.5}),
+          Species("EV", 60.0, 0.001)]
+    if scheme == "spectral":
+        sp[1] = Species("VEGF", 1620.0, 0.0116)
+    f = FieldSolver(shape, DX, sp, labels=labels, tissue=tissue, backend=backend, dtype=dtype,
+                    scheme=scheme)
+    vox = rng.integers(0, 32, size=(500, 3))
+    f.set_point_exchange("SDF-1a", vox, secretion_rate=rng.uniform(0, 1, 500), target=2.0,
+                         uptake_rate=0.05, release=rng.uniform(0, 50, 500))
+    f.set_point_exchange("VEGF", vox[:100], uptake_rate=0.2)
+    mask = np.zeros(shape, bool)
+    mask[25:30, 20:25, 10:15] = True
+    f.add_depot("EV", mask, 1e7, "first_order", 0.01)
+    f.add_bolus("SDF-1a", (5, 5, 5), 1e6)
+    return f
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("hetero, scheme", [(False, "spectral"), (False, "explicit"), (True, "explicit")])
+def test_cupy_and_numpy_agree_after_100_steps(dtype, hetero, scheme):
+    a = _build("numpy", dtype, hetero, scheme)
+    b = _build("cupy", dtype, hetero, scheme)
+    for _ in range(100):
+        a.step(1.0)
+        b.step(1.0)
+    for s in a.species:
+        x, y = a.field_numpy(s.name), b.field_numpy(s.name)
+        assert np.linalg.norm(x - y) / np.linalg.norm(x) <= 1e-5, s.name
