@@ -602,7 +602,7 @@ class FieldSolver:
         for _ in range(n):
             self.geometry.substep(a, b, src, r, kdt, h, s.fixed_mask, fv)
             a, b = b, a
-        if a is not self.u[i] and n % 2 == 1:
+        if n % 2 == 1:  # after an odd number of swaps the result sits in the scratch buffer
             self.u[i][...] = a
 
     # ---------------------------------------------------------------- report
