@@ -432,6 +432,21 @@ class FieldSolver:
             self.backend, flat, cols["secretion_rate"], cols["target"],
             cols["uptake_rate"], cols["release"], self.dtype)
 
+    def set_exchange_sums(self, name: str, voxels, st, su, q) -> None:
+        """Set the exchange of field ``name`` from per-voxel sums (fast path for the cell layer).
+
+        Parameters
+        ----------
+        voxels : int64 backend array (m,)
+            Distinct flat voxel indices.
+        st, su, q : float backend arrays (m,)
+            ``Σ S·T`` (concentration/min), ``Σ (S + U)`` (1/min) and ``Σ q``
+            (amount/min) of the agents in each voxel; all finite and >= 0
+            (not checked here).
+        """
+        self._exchange[self.index(name)] = PointExchange.from_sums(
+            self.backend, voxels, st, su, q, self.dtype)
+
     def clear_point_exchange(self, name: str | None = None) -> None:
         """Remove the point agents of one field (or of all fields)."""
         if name is None:

@@ -66,12 +66,26 @@ class PointExchange:
                 np.add.at(out, inv, v)
             return out
 
-        self.voxels = uniq
-        self.st = summed(S * T).astype(dtype)
-        self.su = summed(S + U).astype(dtype)
-        self.q = summed(q).astype(dtype)
+        self._set(uniq, summed(S * T), summed(S + U), summed(q), dtype)
+
+    def _set(self, voxels, st, su, q, dtype) -> None:
+        self.voxels = voxels
+        self.st = st.astype(dtype)
+        self.su = su.astype(dtype)
+        self.q = q.astype(dtype)
+        n = int(voxels.shape[0])
         self.has_implicit = bool(n) and bool((self.su > 0).any())
         self.has_release = bool(n) and bool((self.q > 0).any())
+
+    @classmethod
+    def from_sums(cls, backend: Backend, voxels, st, su, q, dtype) -> "PointExchange":
+        """Build from per-voxel sums already computed (unique ``voxels``; ``Σ S T``,
+        ``Σ (S + U)`` and ``Σ q`` per voxel), with no checks: for the cell layer, which
+        computes them for all fields at once."""
+        ex = cls.__new__(cls)
+        ex.backend = backend
+        ex._set(voxels, st, su, q, dtype)
+        return ex
 
 
 def apply_implicit_exchange(u_flat, ex: PointExchange, dt: float) -> None:

@@ -1,0 +1,240 @@
+"""Cell types: Mesa ``Agent`` subclasses whose objects are views onto population rows.
+
+Each built-in cell type is a class (``BMSC``, ``Microglia``, ``Astrocyte``,
+``NeuralProgenitor``, ``Osteoblast``) that declares its *structure* (which
+field it chemotaxes on and through which receptor, its discrete phenotype
+states, its continuous phenotype variables); its *numbers* (speeds, rates,
+targets) come from ``seeds/cells.csv``, with the evidence or reasoning for
+each, and can be overridden per model.
+
+An object of one of these classes is a thin view: it holds the model and the
+agent's unique id, and reads and writes the agent's row in the population
+arrays on attribute access. It is made when somebody asks for it (iterating
+``model.agents``, a DataCollector agent reporter, ...), never stored by the
+model, and never a second copy of the state. Creating one with
+``BMSC(model, pos=(x, y, z))`` adds a new cell (one row) to the model.
+
+A new cell type is a subclass::
+
+    class Osteoclast(LatticeCell):
+        states = ("resting", "resorbing")
+        parameters = {"speed": 0.1, "persistence": 5.0, "death": 1e-4}
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import ClassVar
+
+import mesa
+
+from .errors import ModelInputError
+
+__all__ = ["LatticeCell", "BMSC", "Microglia", "Astrocyte", "NeuralProgenitor", "Osteoblast",
+           "BUILTIN_CELL_TYPES", "CellGoneError", "load_cell_defaults"]
+
+CELLS_CSV = Path(__file__).resolve().parent.parent / "seeds" / "cells.csv"
+
+
+class CellGoneError(AttributeError):
+    """The agent a view points at has died or changed type."""
+
+
+def load_cell_defaults(path: Path = CELLS_CSV) -> dict[str, dict[str, float]]:
+    """Default parameters per cell type from ``seeds/cells.csv``.
+
+    Returns
+    -------
+    dict
+        Cell type name to ``{parameter: value}`` (units as in the CSV's ``unit`` column:
+        µm, min, and each field's concentration unit).
+    """
+    out: dict[str, dict[str, float]] = {}
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            out.setdefault(row["cell_type"], {})[row["parameter"]] = float(row["value"])
+    return out
+
+
+_DEFAULTS: dict[str, dict[str, float]] | None = None
+
+
+class LatticeCell(mesa.Agent):
+    """Base class of array-backed cell types (a Mesa Agent that is a view onto a row).
+
+    Class attributes (structure)
+    ----------------------------
+    cell_type : str
+        Name used in rules and parameter tables (defaults to the class name).
+    chemotaxis_field : str or None
+        Field whose gradient the cells climb.
+    chemotaxis_receptor : str or None
+        Phenotype variable (0–1) that scales the chemotactic drift (e.g. CXCR4).
+    states : tuple of str
+        Discrete phenotype states; new cells start in the first.
+    variables : tuple of str
+        Continuous phenotype variables in [0, 1], relaxing as
+        ``dv/dt = gain (1 - v) - loss v``.
+    parameters : dict
+        Parameter values that override ``seeds/cells.csv`` for this class.
+
+    Attributes of a view
+    --------------------
+    unique_id : int
+        The agent's id.
+    pos : tuple of 3 int
+        Voxel.
+    state : str
+        Phenotype state name (types with states).
+    lineage, parent, generation, born, last_division, ... : see
+        :data:`abm.population.CORE_COLUMNS`; each phenotype variable by its name.
+    age : float
+        Minutes since birth.
+    """
+
+    cell_type: ClassVar[str] = ""
+    chemotaxis_field: ClassVar[str | None] = None
+    chemotaxis_receptor: ClassVar[str | None] = None
+    states: ClassVar[tuple[str, ...]] = ()
+    variables: ClassVar[tuple[str, ...]] = ()
+    parameters: ClassVar[dict[str, float]] = {}
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if "cell_type" not in cls.__dict__ or not cls.__dict__["cell_type"]:
+            cls.cell_type = cls.__name__
+
+    @classmethod
+    def default_parameters(cls) -> dict[str, float]:
+        """Seed defaults for this type (from ``seeds/cells.csv``) updated by ``cls.parameters``."""
+        global _DEFAULTS
+        if _DEFAULTS is None:
+            _DEFAULTS = load_cell_defaults()
+        out = dict(_DEFAULTS.get(cls.cell_type, {}))
+        for klass in reversed(cls.__mro__):
+            out.update(klass.__dict__.get("parameters", {}))
+        return out
+
+    # ------------------------------------------------------------ views
+    def __init__(self, model, pos, **values):
+        """Add one new cell of this type at voxel ``pos`` (slow path; use
+        :meth:`TissueModel.add_cells` for many). ``values`` set phenotype
+        variables or ``state`` (a state name)."""
+        if not hasattr(model, "_add_cells"):
+            raise ModelInputError(f"{type(self).__name__} cells live in a TissueModel, "
+                                  f"not in a plain {type(model).__name__}")
+        ids = model._add_cells(type(self), [tuple(pos)], {k: [v] for k, v in values.items()})
+        object.__setattr__(self, "model", model)
+        object.__setattr__(self, "unique_id", int(ids[0]))
+
+    @classmethod
+    def _view(cls, model, uid: int):
+        obj = cls.__new__(cls)
+        object.__setattr__(obj, "model", model)
+        object.__setattr__(obj, "unique_id", int(uid))
+        return obj
+
+    def _row(self):
+        pop = self.model.populations[self.cell_type]
+        r = pop.row_of(self.unique_id)
+        if r is None:
+            raise CellGoneError(
+                f"{self.cell_type} {self.unique_id} is no longer in the model (it died or "
+                f"changed cell type)")
+        return pop, r
+
+    @property
+    def alive(self) -> bool:
+        """True while the cell is in the model as this type."""
+        return self.model.populations[self.cell_type].row_of(self.unique_id) is not None
+
+    @property
+    def age(self) -> float:
+        """Minutes since birth (or seeding)."""
+        return self.model.time - self.born
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        pop, r = self._row()
+        if name == "state" and pop.states:
+            return pop.states[int(pop.columns["state"][r])]
+        col = pop.columns.get(name)
+        if col is None:
+            raise AttributeError(f"{self.cell_type} has no attribute {name!r}")
+        v = col[r]
+        if name == "pos":
+            return tuple(int(c) for c in v.tolist())
+        return v.item()
+
+    def __setattr__(self, name, value):
+        pop = self.model.populations[self.cell_type]
+        if name in ("id", "unique_id", "pos", "lineage", "parent", "generation", "born"):
+            raise AttributeError(
+                f"{name} of a {self.cell_type} is kept by the model; move cells with "
+                f"model.move_cell, add them with model.add_cells")
+        if name == "state" and pop.states:
+            if value not in pop.states:
+                raise ModelInputError(f"{self.cell_type} state must be one of {pop.states}, got {value!r}")
+            value = pop.states.index(value)
+        if name not in pop.columns:
+            raise AttributeError(
+                f"{self.cell_type} cells are array-backed and cannot hold a new attribute "
+                f"{name!r}; declare it in 'variables' of the cell type")
+        _, r = self._row()
+        pop.columns[name][r] = value
+
+    def __eq__(self, other):
+        return (isinstance(other, LatticeCell) and other.model is self.model
+                and other.unique_id == self.unique_id and other.cell_type == self.cell_type)
+
+    def __hash__(self):
+        return hash((id(self.model), self.cell_type, self.unique_id))
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.unique_id}>"
+
+    def remove(self) -> None:
+        """Remove this cell from the model (no death release)."""
+        self.model.remove_cells(type(self), [self.unique_id])
+
+    def step(self) -> None:
+        """Array-backed cells advance in whole-population kernels inside ``TissueModel.step``."""
+
+
+class BMSC(LatticeCell):
+    """Bone-marrow mesenchymal stem cell: homes up SDF-1α through CXCR4, secretes VEGF,
+    BDNF and exosomes (seed 000_58091ff4731d18ef)."""
+
+    chemotaxis_field = "SDF-1a"
+    chemotaxis_receptor = "CXCR4"
+    variables = ("CXCR4",)
+
+
+class Microglia(LatticeCell):
+    """Microglia with M0 (resting), M1 (pro-inflammatory) and M2 (anti-inflammatory) states;
+    BMSC exosomes shift M1 to M2 (seed 000_58091ff4731d18ef)."""
+
+    states = ("M0", "M1", "M2")
+
+
+class Astrocyte(LatticeCell):
+    """Astrocyte with a continuous reactivity level (GFAP-like, 0–1)."""
+
+    variables = ("reactivity",)
+
+
+class NeuralProgenitor(LatticeCell):
+    """Neural progenitor / neuroblast from the SVZ; proliferates and migrates up SDF-1α."""
+
+    chemotaxis_field = "SDF-1a"
+    chemotaxis_receptor = "CXCR4"
+    variables = ("CXCR4",)
+
+
+class Osteoblast(LatticeCell):
+    """Bone-forming cell (bone scenarios)."""
+
+
+BUILTIN_CELL_TYPES = (BMSC, Microglia, Astrocyte, NeuralProgenitor, Osteoblast)
