@@ -98,8 +98,9 @@ class TissueModel(mesa.Model):
     scheme : str
         Field time integration (see FieldSolver).
     model_reporters, agent_reporters, agenttype_reporters : dict, optional
-        If given, a ``mesa.DataCollector`` is built and collects after every step
-        (and once at construction).
+        If given, a ``mesa.DataCollector`` is built; it records the initial
+        state (as step 0) when the first step starts, so cells placed after
+        construction are included, and then collects after every step.
     """
 
     def __init__(self, shape: Sequence[int] = (32, 32, 32), dx: float = 20.0,
@@ -170,6 +171,9 @@ class TissueModel(mesa.Model):
             self.cell_classes[cls.cell_type] = cls
         self.populations = {n: Population(n, xp, c.states, c.variables)
                             for n, c in self.cell_classes.items()}
+        # chemotaxis needs its field; without it the cell type simply does not chemotax
+        self.chemotaxis_field = {n: (c.chemotaxis_field if c.chemotaxis_field in self.fields._index
+                                     else None) for n, c in self.cell_classes.items()}
         self.params: dict[str, dict[str, float]] = {}
         parameters = parameters or {}
         for name in parameters:
@@ -177,7 +181,10 @@ class TissueModel(mesa.Model):
                 raise ModelInputError(f"parameters given for unknown cell type {name!r}; "
                                       f"the model has {sorted(self.cell_classes)}")
         for name, cls in self.cell_classes.items():
-            p = cls.default_parameters()
+            known = self._known_parameters(cls)
+            # seed defaults for fields this model does not have are dropped; the
+            # user's own overrides are checked strictly
+            p = {k: v for k, v in cls.default_parameters().items() if k in known}
             p.update(parameters.get(name, {}))
             self._check_parameters(cls, p)
             self.params[name] = p
@@ -196,6 +203,7 @@ class TissueModel(mesa.Model):
         self._custom_release: list[tuple[int, int, float]] = []
         self.last_step_events: dict[str, dict[str, int]] = {}
         self.datacollector = None
+        self._collected_initial = False
         if model_reporters or agent_reporters or agenttype_reporters:
             self.datacollector = mesa.DataCollector(
                 model_reporters=model_reporters, agent_reporters=agent_reporters,
@@ -217,7 +225,7 @@ class TissueModel(mesa.Model):
         """Behaviours of a cell type that rules may change."""
         cls = self.cell_classes[cell_type]
         b = {"speed", "division", "death"}
-        if cls.chemotaxis_field:
+        if self.chemotaxis_field[cell_type]:
             b.add("chemotaxis")
         for sp in self.fields.species:
             b |= {f"secretion:{sp.name}", f"target:{sp.name}", f"uptake:{sp.name}",
@@ -227,9 +235,14 @@ class TissueModel(mesa.Model):
         b |= {f"gain:{v}" for v in cls.variables} | {f"loss:{v}" for v in cls.variables}
         return b
 
-    def _check_parameters(self, cls, p: dict) -> None:
+    def _known_parameters(self, cls) -> set[str]:
         known = self.behaviour_names(cls.cell_type) | set(_NON_BEHAVIOUR)
-        known |= {f"initial:{v}" for v in cls.variables}
+        if cls.chemotaxis_field:
+            known.add("chemotaxis")
+        return known | {f"initial:{v}" for v in cls.variables}
+
+    def _check_parameters(self, cls, p: dict) -> None:
+        known = self._known_parameters(cls)
         for k, v in p.items():
             if k not in known:
                 raise ModelInputError(
@@ -241,10 +254,12 @@ class TissueModel(mesa.Model):
             if p.get(f"secretion:{sp.name}", 0) > 0 and f"target:{sp.name}" not in p:
                 raise ModelInputError(f"{cls.cell_type}: secretion:{sp.name} needs a "
                                       f"target:{sp.name} (saturation concentration, {sp.unit})")
-        if cls.chemotaxis_field:
-            if cls.chemotaxis_field not in self.fields._index:
-                raise ModelInputError(f"{cls.cell_type} chemotaxes on {cls.chemotaxis_field!r}, "
-                                      f"which is not a field of this model")
+        if cls.chemotaxis_field and not self.chemotaxis_field[cls.cell_type] \
+                and p.get("chemotaxis", 0) > 0:
+            raise ModelInputError(
+                f"{cls.cell_type} chemotaxes on {cls.chemotaxis_field!r}, which is not a field of "
+                f"this model; add the field or set its chemotaxis to 0")
+        if self.chemotaxis_field[cls.cell_type]:
             p.setdefault("chemotaxis", 0.0)
             p.setdefault("chemotaxis_half_saturation", 1.0)
             if p["chemotaxis_half_saturation"] <= 0:
@@ -429,6 +444,12 @@ class TissueModel(mesa.Model):
         xp = self.xp
         dt, t = self.dt, self.time
         step = self.steps  # Mesa has already counted this step; draws are keyed by it
+        if self.datacollector is not None and not self._collected_initial:
+            # the initial state (step 0), recorded once the cells have been placed
+            self.steps -= 1
+            self.datacollector.collect(self)
+            self.steps += 1
+            self._collected_initial = True
         ctx = {}
         for name, pop in self.populations.items():
             if len(pop):
@@ -467,11 +488,11 @@ class TissueModel(mesa.Model):
         speed = beh("speed")
         D = speed * speed * p["persistence"] / 3.0
         w = None
-        if cls.chemotaxis_field:
+        if self.chemotaxis_field[name]:
             chi = beh("chemotaxis")
             if np.any(to_numpy(xp.asarray(chi)) > 0):
-                field = self.fields.field(cls.chemotaxis_field)
-                conc = sig[cls.chemotaxis_field]
+                field = self.fields.field(self.chemotaxis_field[name])
+                conc = sig[self.chemotaxis_field[name]]
                 K = p["chemotaxis_half_saturation"]
                 grad = L.gradient_at(xp, field, pop.pos, self.dx)
                 scale = chi * K / (K + xp.maximum(conc, 0.0)) ** 2
@@ -766,8 +787,8 @@ class TissueModel(mesa.Model):
 
     # ------------------------------------------------------------ readouts
     def positions(self, cell_type) -> np.ndarray:
-        """Voxel positions of a cell type, (n, 3) NumPy int array."""
-        return to_numpy(self.populations[self._type_of(cell_type).cell_type].pos)
+        """Voxel positions of a cell type, (n, 3) NumPy int array (a copy), in id order."""
+        return np.array(to_numpy(self.populations[self._type_of(cell_type).cell_type].pos))
 
     def state_counts(self, cell_type) -> dict[str, int]:
         """Cells per phenotype state of a cell type with states."""
