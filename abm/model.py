@@ -184,7 +184,8 @@ class TissueModel(mesa.Model):
             known = self._known_parameters(cls)
             # seed defaults for fields this model does not have are dropped; the
             # user's own overrides are checked strictly
-            p = {k: v for k, v in cls.default_parameters().items() if k in known}
+            p = {k: v for k, v in cls.default_parameters().items() if k in known
+                 and not (k == "chemotaxis" and not self.chemotaxis_field[name])}
             p.update(parameters.get(name, {}))
             self._check_parameters(cls, p)
             self.params[name] = p
@@ -343,7 +344,7 @@ class TissueModel(mesa.Model):
         if (need > room).any():
             v = int(np.argmax(need > room))
             raise ModelInputError(
-                f"voxel {np.unravel_index(v, self.shape)} has room for {max(int(room[v]), 0)} "
+                f"voxel {tuple(int(i) for i in np.unravel_index(v, self.shape))} has room for {max(int(room[v]), 0)} "
                 f"more cells, {int(need[v])} were placed there; spread the cells out or raise "
                 f"the capacity")
         ids = self._take_ids(n)
