@@ -505,7 +505,7 @@ class TissueModel(mesa.Model):
                 over = norm > cap
                 w = xp.where(over[:, None], w * (cap / xp.maximum(norm, 1e-300))[:, None], w)
         base = xp.broadcast_to(xp.asarray(D * dt / self.dx**2, dtype=np.float64), (n,))
-        probs = xp.empty((7, n), dtype=np.float64)
+        probs = xp.empty((6, n), dtype=np.float64)
         for a in range(3):
             if w is None:
                 probs[2 * a] = base
@@ -517,7 +517,7 @@ class TissueModel(mesa.Model):
             c["hop"] = None  # nobody in this population moves this step
         else:
             c["hop"] = probs
-            c["hop_total"] = probs[:6].sum(axis=0)
+            c["hop_total"] = probs.sum(axis=0)
 
         def chance(rate):
             return 1.0 - xp.exp(-xp.asarray(rate, dtype=np.float64) * dt)
@@ -525,8 +525,14 @@ class TissueModel(mesa.Model):
         def draw(purpose):
             return R.uniform_from_keys(xp, c["keys"], purpose)
 
-        dies = draw("death") < chance(beh("death"))
-        c["dies"] = xp.broadcast_to(dies, (n,))
+        never = xp.zeros(n, dtype=bool)
+
+        def event(behaviour, purpose):
+            if p.get(behaviour, 0.0) == 0 and behaviour not in rules:
+                return never  # no rate, no draw
+            return draw(purpose) < chance(beh(behaviour))
+
+        c["dies"] = event("death", "death")
         # differentiation: one draw picks whether and into which type
         targets = [o for o in self.cell_classes if o != name
                    and (p.get(f"differentiation:{o}", 0) > 0 or f"differentiation:{o}" in rules)]
@@ -550,8 +556,7 @@ class TissueModel(mesa.Model):
             diff_to = xp.where(go, chosen, -1)
         c["diff_targets"] = targets
         c["diff_to"] = diff_to
-        divides = (draw("division") < chance(beh("division"))) & ~c["dies"] & (diff_to < 0)
-        c["divides"] = xp.broadcast_to(divides, (n,))
+        c["divides"] = event("division", "division") & ~c["dies"] & (diff_to < 0)
         # phenotype-state transitions (applied in _finish)
         if cls.states:
             st = pop.columns["state"]
@@ -592,7 +597,7 @@ class TissueModel(mesa.Model):
             for n in names:
                 c = ctx[n]
                 pop = c["pop"]
-                cum = xp.cumsum(c["hop"][:6] / rounds, axis=0)
+                cum = xp.cumsum(c["hop"] / rounds, axis=0)
                 u = R.uniform_from_keys(xp, c["keys"], R.PURPOSES["move"] + 16 * r)
                 direction = (u[None, :] >= cum).sum(axis=0)  # 6 = stay
                 rows = xp.flatnonzero(direction < 6)
@@ -684,13 +689,20 @@ class TissueModel(mesa.Model):
         allflat = xp.concatenate(flats) if flats else xp.zeros(0, np.int64)
         if custom:
             allflat = xp.concatenate([allflat, xp.asarray([f for _, f, _ in custom], np.int64)])
-        voxels, inv = xp.unique(allflat, return_inverse=True)
-        inv = inv.reshape(-1)
+        if custom:
+            voxels, inv = xp.unique(allflat, return_inverse=True)
+            inv = inv.reshape(-1)
+        else:
+            # every cell sits in an occupied voxel: number those instead of sorting
+            voxels = xp.flatnonzero(self.occupancy > 0)
+            slot = xp.empty(self.n_voxels, dtype=np.int64)
+            slot[voxels] = xp.arange(voxels.shape[0])
+            inv = slot[allflat]
         m = int(voxels.shape[0])
         for i, sp in enumerate(fs.species):
             f = sp.name
             st, su, q = [], [], []
-            any_term = False
+            any_st = any_su = any_q = False
             for n in names:
                 c = ctx[n]
                 p = self.params[n]
@@ -708,17 +720,20 @@ class TissueModel(mesa.Model):
                 st.append(S * T if (S is not None and T is not None) else zero)
                 su.append((S if S is not None else zero) + (U if U is not None else zero))
                 q.append(Q if Q is not None else zero)
-                any_term |= any(v is not None for v in (S, U, Q))
+                any_st |= S is not None and T is not None
+                any_su |= S is not None or U is not None
+                any_q |= Q is not None
             cq = [r for j, _, r in custom if j == i]
             if custom:
                 st.append(xp.zeros(len(custom)))
                 su.append(xp.zeros(len(custom)))
                 q.append(xp.asarray([r if j == i else 0.0 for j, _, r in custom]))
-                any_term |= bool(cq)
-            if not any_term:
+                any_q |= bool(cq)
+            if not (any_st or any_su or any_q):
                 fs.clear_point_exchange(f)
                 continue
-            sums = [xp.bincount(inv, weights=xp.concatenate(a), minlength=m) for a in (st, su, q)]
+            sums = [xp.bincount(inv, weights=xp.concatenate(a), minlength=m) if used
+                    else xp.zeros(m) for a, used in ((st, any_st), (su, any_su), (q, any_q))]
             fs.set_exchange_sums(f, voxels, *sums)
 
     # -- deaths, differentiation, phenotype
@@ -777,8 +792,9 @@ class TissueModel(mesa.Model):
                 L.scatter_add(xp, self.occupancy, flat, -xp.ones(ndie, np.int32))
             events[n] = {"deaths": ndie, "differentiations": nd,
                          "divisions": self._division_count.get(n, 0)}
-            keep = xp.concatenate([~gone, xp.ones(len(pop) - nrows, dtype=bool)])
-            pop.take(keep)
+            if ndie or nd:
+                keep = xp.concatenate([~gone, xp.ones(len(pop) - nrows, dtype=bool)])
+                pop.take(keep)
             for row in c.get("daughters", []):
                 pop.append(row)
         for n, rows in incoming.items():

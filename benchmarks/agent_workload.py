@@ -44,5 +44,14 @@ U_SDF = 0.01            # 1/min
 
 
 def lattice_side(n_agents: int) -> int:
-    """Side of the cubic lattice that holds ``n_agents`` at ``DENSITY`` cells per voxel."""
-    return max(4, round((n_agents / DENSITY) ** (1.0 / 3.0)))
+    """Side of the cubic lattice that holds ``n_agents`` at about ``DENSITY`` cells per voxel.
+
+    Rounded up to a length the FFT handles fast (``scipy.fft.next_fast_len``), as
+    a user sizing a lattice for the spectral field scheme should: a side of 58
+    (2·29) costs 1.8x a side of 60 per transform. The density then ends a little
+    below ``DENSITY`` (0.46 instead of 0.5 at 10^5 cells); both implementations
+    use the same lattice.
+    """
+    from scipy.fft import next_fast_len
+
+    return max(4, next_fast_len(round((n_agents / DENSITY) ** (1.0 / 3.0)), real=True))
