@@ -45,3 +45,19 @@ def test_demo_runs_and_balances_exosomes(tmp_path):
     assert 0 < s["exosome_in_tissue"] <= s["exosome_released"]
     prof = [c for _, c in s["sdf_profile"]]
     assert prof[2] > prof[-1] > 0  # SDF-1a falls off away from the lesion border
+
+
+def test_readme_cells_example_runs():
+    """The Python example in the README's Cells section runs as written."""
+    import contextlib
+    import io
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = text.split("## Cells", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README-cells", "exec"), {})
+    assert "M2" in out.getvalue()
