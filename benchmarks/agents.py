@@ -102,10 +102,8 @@ import io
 import json
 import math
 import os
-import platform
 import pstats
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -157,7 +155,6 @@ PARAMETERS = {"BMSC": {
     "division": 0.0, "death": 0.0, "death_release:exosome": 0.0,
 }}
 
-GIB = 1 << 30
 
 
 # ----------------------------------------------------------------------- helpers
@@ -176,63 +173,16 @@ def _ratio(a: float, b: float):
 
 # -------------------------------------------------------------------- machine
 def machine_info() -> dict:
-    """Platform, CPU, library versions and (when usable) GPU of this run."""
+    """Platform, CPU, library versions and (when usable) GPU of this run.
+
+    The same record as benchmarks/fields.py, plus the Mesa version.
+    """
     import mesa  # noqa: PLC0415
-    import scipy  # noqa: PLC0415
 
-    info = {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-        "cpu_model": None,
-        "cpu_count": os.cpu_count(),
-        "cpu_affinity_count": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "memory_total_GiB": None,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "mesa": mesa.__version__,
-        "cupy": None,
-        "gpu": None,
-        "git_commit": None,
-    }
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    info["cpu_model"] = line.split(":", 1)[1].strip()
-                    break
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemTotal"):
-                    info["memory_total_GiB"] = round(int(line.split()[1]) * 1024 / GIB, 1)
-                    break
-    except OSError:
-        pass
-    try:
-        info["git_commit"] = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
-            timeout=10).stdout.strip() or None
-    except Exception:  # no git, or no commit yet
-        pass
-    ok, reason = cupy_available()
-    info["cupy_usable"] = ok
-    info["cupy_reason"] = reason
-    if ok:
-        import cupy as cp  # noqa: PLC0415
+    from fields import machine_info as field_machine_info  # noqa: PLC0415 (benchmarks/fields.py)
 
-        info["cupy"] = cp.__version__
-        gpu = {"id": cp.cuda.Device().id}
-        try:
-            props = cp.cuda.runtime.getDeviceProperties(gpu["id"])
-            name = props.get("name")
-            gpu["name"] = name.decode() if isinstance(name, bytes) else name
-            gpu["total_memory_GiB"] = round(props.get("totalGlobalMem", 0) / GIB, 2)
-            gpu["compute_capability"] = f"{props.get('major')}.{props.get('minor')}"
-            gpu["cuda_runtime"] = cp.cuda.runtime.runtimeGetVersion()
-            gpu["cuda_driver"] = cp.cuda.runtime.driverGetVersion()
-        except Exception as exc:  # pragma: no cover - cosmetic
-            gpu["props_error"] = str(exc)
-        info["gpu"] = gpu
+    info = field_machine_info()
+    info["mesa"] = mesa.__version__
     return info
 
 
