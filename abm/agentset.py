@@ -177,9 +177,7 @@ class CellAgentSet(AgentSet):
 
     def do(self, method, *args, **kwargs):
         """Call ``method`` (name or function) on every agent; returns the set."""
-        for a in list(self):
-            (getattr(a, method) if isinstance(method, str) else lambda *x, **k: method(a, *x, **k))(
-                *args, **kwargs)
+        self.map(method, *args, **kwargs)
         return self
 
     def shuffle_do(self, method, *args, **kwargs):

@@ -491,7 +491,7 @@ class TissueModel(mesa.Model):
         w = None
         if self.chemotaxis_field[name]:
             chi = beh("chemotaxis")
-            if np.any(to_numpy(xp.asarray(chi)) > 0):
+            if bool(xp.any(xp.asarray(chi) > 0)):  # one flag, not the array, crosses to the host
                 field = self.fields.field(self.chemotaxis_field[name])
                 conc = sig[self.chemotaxis_field[name]]
                 K = p["chemotaxis_half_saturation"]
@@ -513,7 +513,7 @@ class TissueModel(mesa.Model):
             else:
                 probs[2 * a] = base + xp.maximum(-w[:, a], 0.0) * (dt / self.dx)
                 probs[2 * a + 1] = base + xp.maximum(w[:, a], 0.0) * (dt / self.dx)
-        if w is None and not np.any(to_numpy(xp.asarray(D)) > 0):
+        if w is None and not bool(xp.any(xp.asarray(D) > 0)):
             c["hop"] = None  # nobody in this population moves this step
         else:
             c["hop"] = probs
@@ -723,12 +723,11 @@ class TissueModel(mesa.Model):
                 any_st |= S is not None and T is not None
                 any_su |= S is not None or U is not None
                 any_q |= Q is not None
-            cq = [r for j, _, r in custom if j == i]
             if custom:
                 st.append(xp.zeros(len(custom)))
                 su.append(xp.zeros(len(custom)))
                 q.append(xp.asarray([r if j == i else 0.0 for j, _, r in custom]))
-                any_q |= bool(cq)
+                any_q |= any(j == i for j, _, _ in custom)
             if not (any_st or any_su or any_q):
                 fs.clear_point_exchange(f)
                 continue
@@ -764,10 +763,10 @@ class TissueModel(mesa.Model):
             ndie = int(dies.sum())
             if ndie:
                 for sp in fs.species:
-                    amt = c["beh"](f"death_release:{sp.name}")
                     if p.get(f"death_release:{sp.name}", 0) == 0 and \
                             f"death_release:{sp.name}" not in self._rules_by_type[n]:
                         continue
+                    amt = c["beh"](f"death_release:{sp.name}")
                     amt = xp.broadcast_to(xp.asarray(amt, dtype=np.float64), (nrows,))[dies]
                     view = fs.u[fs.index(sp.name)].reshape(-1)
                     L.scatter_add(xp, view, c["flat"][dies], (amt / fs.voxel_volume).astype(view.dtype))
