@@ -1,7 +1,17 @@
 """The ``abm`` command line.
 
-Today: ``abm demo`` (a demonstration of the field engine) and ``abm info-backend``.
-Exit codes: 0 success, 2 bad input, 1 failure.
+Commands::
+
+    abm run SCENARIO [--out RUN.h5] [--backend numpy|cupy] [--seed N] [--until TIME]
+                     [--set key.path=value ...] [--overwrite] [--quiet]
+    abm resume RUN.h5 [--until TIME] [--backend ...]
+    abm validate SCENARIO [--set ...]
+    abm info RUN.h5
+    abm demo [--hours H] [--out PNG]
+    abm info-backend
+
+Exit codes: 0 success, 2 bad input (scenario, arguments, files, memory), 1 failure
+(a field went non-finite, the run was stopped by a signal, an internal error).
 """
 
 from __future__ import annotations
@@ -12,7 +22,7 @@ from pathlib import Path
 
 from kernels.backend import BackendUnavailableError, get_backend
 
-from .errors import FieldNotFiniteError, ModelInputError
+from .errors import FieldNotFiniteError, ModelInputError, RunStopped
 
 
 def _fail(msg: str, code: int) -> int:
@@ -32,11 +42,72 @@ def main(argv=None) -> int:
     d.add_argument("--backend", choices=["numpy", "cupy"], default=None,
                    help="array backend (default: ABM_BACKEND, else GPU if present)")
     sub.add_parser("info-backend", help="show which array backend would be used")
+    r = sub.add_parser("run", help="run a scenario headless and write an HDF5 run file")
+    r.add_argument("scenario", type=Path, help="scenario YAML file")
+    r.add_argument("--out", type=Path, default=None,
+                   help="run file to write (default: <scenario name>.h5 in the current folder)")
+    r.add_argument("--backend", choices=["numpy", "cupy"], default=None,
+                   help="array backend (default: ABM_BACKEND, else GPU if present)")
+    r.add_argument("--seed", type=int, default=None, help="random seed (overrides the scenario's)")
+    r.add_argument("--until", default=None, metavar="TIME",
+                   help="simulated time to stop at, with its unit, e.g. '12 h' (overrides domain.duration)")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="override one value of the scenario, e.g. --set 'domain.dt=2 min' (repeatable)")
+    r.add_argument("--overwrite", action="store_true", help="replace an existing run file")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--verbose", action="store_true", help="also print the log to stderr")
+    rs = sub.add_parser("resume", help="continue a run file from its last checkpoint")
+    rs.add_argument("run", type=Path, help="run file (HDF5)")
+    rs.add_argument("--until", default=None, metavar="TIME",
+                    help="new end time with its unit, e.g. '36 h' (to extend a run)")
+    rs.add_argument("--backend", choices=["numpy", "cupy"], default=None,
+                    help="array backend (default: the one the run was written with)")
+    rs.add_argument("--quiet", action="store_true", help="no progress bar")
+    rs.add_argument("--verbose", action="store_true", help="also print the log to stderr")
+    inf = sub.add_parser("info", help="say what is in a run file")
+    inf.add_argument("run", type=Path, help="run file (HDF5)")
+    v = sub.add_parser("validate", help="check a scenario file without running it")
+    v.add_argument("scenario", type=Path, help="scenario YAML file")
+    v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="override one value of the scenario (repeatable)")
     args = p.parse_args(argv)
     try:
         if args.cmd == "info-backend":
             b = get_backend()
             print(f"{b.name}: {b.device}")
+            return 0
+        if args.cmd == "run":
+            from .runner import run_scenario  # noqa: PLC0415
+            from .scenario import load_scenario  # noqa: PLC0415
+
+            overrides = list(args.overrides)
+            if args.until:
+                overrides.append(f"domain.duration={args.until}")
+            sc = load_scenario(args.scenario, overrides=overrides)
+            out = args.out or Path(f"{sc.name}.h5")
+            path = run_scenario(sc, out, backend=args.backend, seed=args.seed,
+                                overwrite=args.overwrite, progress=not args.quiet,
+                                verbose=args.verbose)
+            print(f"wrote {path} (+ {path.with_suffix('.xdmf').name}, {path.with_suffix('.log').name})")
+            return 0
+        if args.cmd == "resume":
+            from .runner import resume_run  # noqa: PLC0415
+
+            path = resume_run(args.run, until=args.until, backend=args.backend,
+                              progress=not args.quiet, verbose=args.verbose)
+            print(f"resumed and finished {path}")
+            return 0
+        if args.cmd == "info":
+            from .runfile import open_run  # noqa: PLC0415
+
+            with open_run(args.run) as run:
+                print(run.summary())
+            return 0
+        if args.cmd == "validate":
+            from .scenario import load_scenario  # noqa: PLC0415
+
+            sc = load_scenario(args.scenario, overrides=args.overrides)
+            print(sc.summary())
             return 0
         if args.cmd == "demo":
             if not (args.hours > 0):
@@ -53,10 +124,13 @@ def main(argv=None) -> int:
             return 0
     except (BackendUnavailableError, ModelInputError) as exc:
         return _fail(str(exc), 2)
-    except FieldNotFiniteError as exc:
+    except (FieldNotFiniteError, RunStopped) as exc:
         return _fail(str(exc), 1)
     except KeyboardInterrupt:
         return _fail("interrupted", 1)
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback, for the user
+        return _fail(f"internal error: {type(exc).__name__}: {exc}; please report it with the "
+                     "scenario and the .log file", 1)
     return 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ModelInputError", "FieldNotFiniteError"]
+__all__ = ["ModelInputError", "FieldNotFiniteError", "RunStopped"]
 
 
 class ModelInputError(ValueError):
@@ -32,3 +32,7 @@ class FieldNotFiniteError(FloatingPointError):
             f"(t = {time:g} min); check that field's sources, boluses and rates for "
             "NaN/Inf or absurdly large values"
         )
+
+
+class RunStopped(RuntimeError):
+    """A run was stopped by SIGTERM or SIGINT after writing a checkpoint; it can be resumed."""

@@ -295,7 +295,9 @@ class FieldSolver:
         dscale = [t.diffusion_scale if t.permeable else 0.0 for t in self.tissue]
         kscale = [t.decay_scale for t in self.tissue]
         used = np.unique(self.labels) if self.labels is not None else np.array([0])
-        self._uniform = len(used) == 1
+        # transport is uniform when every label present moves and removes each field
+        # alike (labels may still differ in name or cell capacity)
+        self._uniform = len({(dscale[int(u)], kscale[int(u)]) for u in used}) == 1
         self._uniform_label = int(used[0])
         if self._uniform:
             self.geometry = ExplicitGeometry(self.backend, self.shape, self.dtype)
@@ -326,7 +328,7 @@ class FieldSolver:
             if s.fixed_faces:
                 why = "it has fixed-value faces (the spectral scheme supports no-flux faces only)"
             if not self._uniform:
-                why = "the tissue is not uniform (several tissue labels)"
+                why = "the tissue is not uniform (labels with different diffusion or decay)"
             want = self.scheme_request
             if want == "spectral" and why:
                 raise ModelInputError(

@@ -50,7 +50,7 @@ from kernels.backend import Backend, get_backend, to_numpy
 from .agentset import CellAgentSet
 from .cells import BUILTIN_CELL_TYPES, LatticeCell
 from .errors import ModelInputError
-from .fields import DEFAULT_CELL_STEP_MIN, FieldSolver, Species, TissueClass
+from .fields import DEFAULT_CELL_STEP_MIN, Depot, FieldSolver, Species, TissueClass
 from .population import Population
 from .rules import RuleSet, load_rules
 
@@ -800,6 +800,112 @@ class TissueModel(mesa.Model):
             for row in rows:
                 self.populations[n].append(row)
         self.last_step_events = events
+
+    # ------------------------------------------------------------ tissue
+    def set_tissue(self, labels, tissue: Sequence[TissueClass] | None = None,
+                   label_capacity: Sequence[int] | None = None) -> None:
+        """Change the tissue labels during a run (e.g. an injury turns tissue into lesion).
+
+        Parameters
+        ----------
+        labels : int array of ``shape``
+            New label of every voxel.
+        tissue : sequence of TissueClass, optional
+            Properties per label (default: keep the current table).
+        label_capacity : sequence of int, optional
+            Cells a voxel of each label can hold; if given, the voxel capacities are
+            rebuilt from the new labels. Cells already in a voxel whose capacity
+            drops stay there; the voxel takes no new cells until it has room.
+        """
+        tissue = list(tissue) if tissue is not None else list(self.fields.tissue)
+        self.fields.set_tissue(labels, tissue)
+        self.tissue_names = [t.name for t in tissue]
+        xp = self.xp
+        self._labels_flat = xp.asarray(self.fields.labels).reshape(-1)
+        if label_capacity is not None:
+            cap = np.asarray(label_capacity, np.int64)
+            if cap.shape != (len(tissue),) or (cap < 0).any():
+                raise ModelInputError(f"label_capacity needs one integer >= 0 per tissue label "
+                                      f"({len(tissue)}), got {label_capacity!r}")
+            self.capacity = xp.asarray(cap[self.fields.labels].reshape(-1).astype(np.int32))
+
+    # ------------------------------------------------------------ checkpoints
+    def get_state(self) -> dict:
+        """Everything needed to continue this model exactly, as plain NumPy arrays and numbers.
+
+        The returned nested dict holds the step counter, the time, the id counter,
+        the seed, the tissue labels and voxel capacities, every population's
+        columns, the fields and the depots. Built-in behaviour draws its random
+        numbers from (seed, step, id, purpose), so no generator state is needed.
+        Ordinary Mesa agents (the slow path) are not included.
+
+        Returns
+        -------
+        dict
+            See :meth:`set_state`.
+        """
+        fs = self.fields
+        depots = {}
+        for k, d in enumerate(fs.depots):
+            depots[f"{k:04d}"] = {"species": d.species, "voxels": np.asarray(to_numpy(d.voxels)),
+                                  "remaining": float(d.remaining), "law": d.law,
+                                  "rate": float(d.rate), "released": float(d.released)}
+        return {
+            "model": {"steps": int(self.steps), "time": float(self.time),
+                      "next_id": int(self._next_id), "seed": int(self.seed),
+                      "field_time": float(fs.time), "field_steps": int(fs.step_count)},
+            "tissue": {"labels": (np.zeros(self.shape, np.uint8) if fs.labels is None
+                                  else np.asarray(fs.labels, np.uint8)),
+                       "capacity": np.asarray(to_numpy(self.capacity)),
+                       "occupancy": np.asarray(to_numpy(self.occupancy))},
+            "populations": {n: {k: np.asarray(to_numpy(c)) for k, c in p.columns.items()}
+                            for n, p in self.populations.items()},
+            "fields": {sp.name: np.asarray(to_numpy(fs.u[i])) for i, sp in enumerate(fs.species)},
+            "depots": depots,
+        }
+
+    def set_state(self, state: dict) -> None:
+        """Restore a state written by :meth:`get_state` into a model built with the same
+        settings (lattice, fields, cell types, tissue table, seed)."""
+        xp = self.xp
+        fs = self.fields
+        m = state["model"]
+        if int(m["seed"]) != int(self.seed):
+            raise ModelInputError(f"checkpoint was written with seed {m['seed']}, this model "
+                                  f"has seed {self.seed}; build the model with the same seed")
+        missing = set(self.populations) ^ set(state["populations"])
+        if missing:
+            raise ModelInputError(f"checkpoint cell types {sorted(state['populations'])} do not "
+                                  f"match the model's {sorted(self.populations)}")
+        if set(state["fields"]) != {sp.name for sp in fs.species}:
+            raise ModelInputError(f"checkpoint fields {sorted(state['fields'])} do not match "
+                                  f"the model's {[sp.name for sp in fs.species]}")
+        t = state["tissue"]
+        labels = np.asarray(t["labels"], np.uint8)
+        if labels.shape != self.shape:
+            raise ModelInputError(f"checkpoint lattice {labels.shape} differs from the "
+                                  f"model's {self.shape}")
+        self.set_tissue(labels)
+        self.capacity = xp.asarray(np.asarray(t["capacity"], np.int32))
+        self.occupancy = xp.asarray(np.asarray(t["occupancy"], np.int32))
+        for n, pop in self.populations.items():
+            cols = state["populations"][n]
+            for k, (dt_, shp, _) in pop.spec.items():
+                pop.columns[k] = xp.asarray(np.asarray(cols[k], dt_).reshape((-1,) + shp))
+        for i, sp in enumerate(fs.species):
+            fs.u[i][...] = xp.asarray(np.asarray(state["fields"][sp.name], fs.dtype))
+        fs.depots = []
+        for _, d in sorted(state.get("depots", {}).items()):
+            fs.depots.append(Depot(d["species"], xp.asarray(np.asarray(d["voxels"], np.int64)),
+                                   float(d["remaining"]), d["law"], float(d["rate"]),
+                                   float(d["released"])))
+        fs.clear_point_exchange()
+        fs.time = float(m["field_time"])
+        fs.step_count = int(m["field_steps"])
+        self.steps = int(m["steps"])
+        self.time = float(m["time"])
+        self._next_id = int(m["next_id"])
+        self._collected_initial = True
 
     # ------------------------------------------------------------ readouts
     def positions(self, cell_type) -> np.ndarray:

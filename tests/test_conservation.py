@@ -114,3 +114,24 @@ def test_schemes_agree_on_uniform_tissue():
             f.step(1.0)
         res.append(f.field_numpy("A"))
     assert np.linalg.norm(res[0] - res[1]) / np.linalg.norm(res[0]) < 0.01
+
+
+def test_labels_that_differ_only_in_name_keep_the_spectral_scheme():
+    """Two labels with equal transport (e.g. penumbra vs parenchyma, differing only in
+    cell capacity) are uniform tissue for the fields: same scheme, same numbers."""
+    n = 16
+    lab = np.zeros((n, n, n), np.uint8)
+    lab[4:9, 4:9, 4:9] = 1
+    t = [TissueClass("parenchyma"), TissueClass("penumbra")]
+    a = FieldSolver((n, n, n), DX, [Species("A", 1000.0, 0.01)], labels=lab, tissue=t)
+    b = FieldSolver((n, n, n), DX, [Species("A", 1000.0, 0.01)])
+    for f in (a, b):
+        f.add_bolus("A", (3, 4, 5), 1e5)
+        for _ in range(10):
+            f.step(1.0)
+    assert a.schemes == ["spectral"]
+    assert np.array_equal(a.field_numpy("A"), b.field_numpy("A"))
+    # a label that changes decay makes the tissue heterogeneous again
+    t2 = [TissueClass("parenchyma"), TissueClass("core", decay_scale=2.0)]
+    c = FieldSolver((n, n, n), DX, [Species("A", 1000.0, 0.01)], labels=lab, tissue=t2)
+    assert c.schemes == ["explicit"]
