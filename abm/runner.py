@@ -303,7 +303,7 @@ def _loop(model, sc, writer, sched: _Schedule, events_fired: int, progress: bool
                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} steps [{elapsed}<{remaining}, "
                           "{rate_fmt}] {postfix}")
     t0 = _time.perf_counter()
-    with _StopFlag() as stop:
+    with _StopFlag() as stop, bar:
         for s in range(start, sched.n_end):
             while events_fired < len(sc.events) and sched.event_steps[events_fired] <= s:
                 fire_event(model, sc.events[events_fired])
@@ -323,15 +323,20 @@ def _loop(model, sc, writer, sched: _Schedule, events_fired: int, progress: bool
             bar.set_postfix_str(f"t = {model.time / 60:.2f} / {hours:.4g} h", refresh=False)
             bar.update(1)
             if stop.signum is not None and not last:
-                bar.close()
                 name = signal.Signals(stop.signum).name
                 writer.set_attrs(status=f"stopped by {name} at step {k}")
                 raise RunStopped(f"stopped by {name} at t = {model.time / 60:.4g} h after a "
                                  f"checkpoint; continue with: abm resume {writer.path}")
-    bar.close()
     wall = _time.perf_counter() - t0
     log.info("finished %d steps in %.3g s (%.3g steps/s)", sched.n_end - start, wall,
              (sched.n_end - start) / wall if wall > 0 else float("inf"))
+
+
+def _mark_failed(writer, exc) -> None:
+    try:
+        writer.set_attrs(status=f"failed: {type(exc).__name__}: {exc}"[:500])
+    except Exception:  # noqa: BLE001 - the original error matters more
+        pass
 
 
 def _setup_log(out: Path, verbose: bool) -> logging.Handler:
@@ -417,10 +422,15 @@ def run_scenario(scenario, out, *, overrides=(), backend=None, seed=None, overwr
         _snapshot(writer, model, sc)
         _checkpoint(writer, model, fired)
         writer.flush()
+        log.info("checkpoint at step 0 (initial state)")
         _loop(model, sc, writer, sched, fired, progress)
         writer.set_attrs(status="finished")
-    except BaseException as exc:
+    except RunStopped as exc:
         log.error("run stopped: %s", exc)
+        raise
+    except BaseException as exc:
+        log.error("run failed: %s", exc)
+        _mark_failed(writer, exc)
         raise
     finally:
         writer.close()
@@ -477,8 +487,12 @@ def resume_run(path, *, until=None, backend=None, progress=True, verbose=False) 
                                   f"(step {n_end}); give a later --until")
         _loop(model, sc, writer, _Schedule(sc, n_end), fired, progress)
         writer.set_attrs(status="finished")
-    except BaseException as exc:
+    except RunStopped as exc:
         log.error("run stopped: %s", exc)
+        raise
+    except BaseException as exc:
+        log.error("run failed: %s", exc)
+        _mark_failed(writer, exc)
         raise
     finally:
         writer.close()

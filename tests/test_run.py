@@ -114,8 +114,10 @@ def test_quickstart_runs_and_writes_a_readable_file(quickstart_run):
         ro = r.readouts()
         assert len(ro["time_min"]) == 24 * 3 + 1
         bm = r.agents("BMSC", -1)
-        # the injection placed 150 cells; a few divide or die over a day
-        assert abs(len(bm["id"]) - 150) < 30
+        # the injection placed 150 cells; over 23 h they divide (0.00023/min) and die
+        # (0.0001/min): about 150·e^{0.00013·1380} ≈ 180 expected, fewer if crowded
+        assert 145 <= ro["count BMSC"][ro["time_min"] == 60.0 + 20.0][0] <= 155
+        assert 140 < len(bm["id"]) < 230
         assert ro["count BMSC"][-1] == len(bm["id"])
         assert bm["pos"].shape == (len(bm["id"]), 3)
         # the readout agrees with the agent table and the labels stored with the snapshot
@@ -289,7 +291,7 @@ def _run_until_killed(scenario: Path, out: Path, min_step: int, extra_delay: flo
 
 
 def test_kill_and_resume_gives_exactly_the_uninterrupted_run(tmp_path):
-    scen = small(tmp_path, duration="10 h", snap="1 h", ckpt="20 min")
+    scen = small(tmp_path, duration="30 h", snap="3 h", ckpt="20 min")
     ref = tmp_path / "ref.h5"
     assert main(["run", str(scen), "--out", str(ref), "--quiet"]) == 0
     out = tmp_path / "killed.h5"
@@ -298,7 +300,7 @@ def test_kill_and_resume_gives_exactly_the_uninterrupted_run(tmp_path):
     with open_run(out) as r:  # the killed file opens and holds an unfinished run
         assert r.attrs["status"] == "running"
         killed_at = r.checkpoint_steps[-1]
-        assert 60 <= killed_at < 600
+        assert 60 <= killed_at < 1800
     assert main(["resume", str(out), "--quiet"]) == 0
     a, ra = _final_state(ref)
     b, rb = _final_state(out)
@@ -324,7 +326,7 @@ def test_resume_extends_a_finished_run_like_a_longer_run(tmp_path):
 
 
 def test_sigterm_checkpoints_and_exits_1(tmp_path):
-    scen = small(tmp_path, duration="10 h", snap="5 h", ckpt="5 h")
+    scen = small(tmp_path, duration="200 h", snap="100 h", ckpt="100 h")
     out = tmp_path / "term.h5"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-m", "abm", "run", str(scen), "--out", str(out),
@@ -340,9 +342,12 @@ def test_sigterm_checkpoints_and_exits_1(tmp_path):
     assert "SIGTERM" in err and "abm resume" in err and "Traceback" not in err
     with open_run(out) as r:
         stopped = r.checkpoint_steps[-1]
-        assert 0 < stopped < 600  # a checkpoint written at the stop, not a scheduled one
-        assert stopped % 300 != 0
-    assert main(["resume", str(out), "--quiet"]) == 0
+        assert 0 < stopped < 6000  # a checkpoint written at the stop, not a scheduled one
+        assert r.attrs["status"].startswith("stopped by SIGTERM")
+    # resuming works (only a little: extend to just past the stop)
+    assert main(["resume", str(out), "--quiet", "--until", f"{stopped + 5} min"]) == 0
+    with open_run(out) as r:
+        assert r.steps[-1] == stopped + 5 and r.attrs["status"] == "finished"
 
 
 def test_stored_scenario_rebuilds_the_same_model(tmp_path):
