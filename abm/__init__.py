@@ -5,7 +5,9 @@ named cytokine and growth-factor fields that diffuse, decay and exchange with
 cells; and the cell layer (:mod:`abm.model`), a Mesa model whose cells are
 struct-of-arrays populations that move, divide, die, differentiate and
 change phenotype under table-driven rules (:mod:`abm.rules`). Both run on a
-GPU through CuPy or on the CPU through NumPy.
+GPU through CuPy or on the CPU through NumPy. Scenario files (:mod:`abm.scenario`)
+describe experiments; :mod:`abm.runner` runs them into HDF5 run files, read back
+with :func:`open_run` (:mod:`abm.runfile`).
 """
 
 from .cells import (BMSC, BUILTIN_CELL_TYPES, Astrocyte, LatticeCell, Microglia,
@@ -14,6 +16,8 @@ from .errors import FieldNotFiniteError, ModelInputError
 from .fields import DEFAULT_CELL_STEP_MIN, Depot, FieldSolver, Species, TissueClass
 from .model import TissueModel
 from .rules import Rule, RuleSet, load_rules
+from .runfile import RunFileError, open_run
+from .scenario import ScenarioError, load_scenario
 
 __version__ = "0.1.0"
 
@@ -29,6 +33,10 @@ __all__ = [
     "RuleSet",
     "TissueModel",
     "load_rules",
+    "load_scenario",
+    "open_run",
+    "RunFileError",
+    "ScenarioError",
     "DEFAULT_CELL_STEP_MIN",
     "Depot",
     "FieldNotFiniteError",

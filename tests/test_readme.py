@@ -17,7 +17,7 @@ def _readme_commands():
 def test_readme_opens_with_two_commands_and_ci_runs_the_test_one():
     cmds = _readme_commands()
     assert len(cmds) == 2
-    assert "abm demo" in cmds[0] and "pytest" in cmds[1]
+    assert "abm run scenarios/quickstart.yaml" in cmds[0] and "pytest" in cmds[1]
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert cmds[1] in ci, "the test command in .ci/run must be the README's, verbatim"
 
