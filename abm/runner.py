@@ -28,6 +28,7 @@ start of step 2, time 120 min).
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 import math
 import os
 import signal
@@ -351,6 +352,25 @@ def _setup_log(out: Path, verbose: bool) -> logging.Handler:
     return h
 
 
+@contextmanager
+def _recording(writer, out: Path, verbose: bool):
+    """Log to ``out``'s .log; on failure mark the run file; always close it."""
+    _setup_log(out, verbose)
+    try:
+        yield
+        writer.set_attrs(status="finished")
+    except RunStopped as exc:
+        log.error("run stopped: %s", exc)
+        raise
+    except BaseException as exc:
+        log.error("run failed: %s", exc)
+        _mark_failed(writer, exc)
+        raise
+    finally:
+        writer.close()
+        _teardown_log()
+
+
 def _teardown_log():
     for h in list(log.handlers):
         h.close()
@@ -408,8 +428,7 @@ def run_scenario(scenario, out, *, overrides=(), backend=None, seed=None, overwr
         cell_types={c.name: {"states": list(_BUILTIN[c.name].states),
                              "variables": list(_BUILTIN[c.name].variables)} for c in sc.cell_types},
         overwrite=overwrite)
-    _setup_log(out, verbose)
-    try:
+    with _recording(writer, out, verbose):
         log.info("run %s: scenario %s, %s backend, seed %d, lattice %s x %g um, %d steps of %g min",
                  out, sc.name, model.backend.name, model.seed, sc.domain.shape, sc.domain.dx,
                  n_end, sc.domain.dt)
@@ -424,17 +443,6 @@ def run_scenario(scenario, out, *, overrides=(), backend=None, seed=None, overwr
         writer.flush()
         log.info("checkpoint at step 0 (initial state)")
         _loop(model, sc, writer, sched, fired, progress)
-        writer.set_attrs(status="finished")
-    except RunStopped as exc:
-        log.error("run stopped: %s", exc)
-        raise
-    except BaseException as exc:
-        log.error("run failed: %s", exc)
-        _mark_failed(writer, exc)
-        raise
-    finally:
-        writer.close()
-        _teardown_log()
     return out
 
 
@@ -471,8 +479,7 @@ def resume_run(path, *, until=None, backend=None, progress=True, verbose=False) 
         seed = int(r.attrs["seed"])
     model = build_model(sc, backend=backend or stored_backend, seed=seed)
     writer, ck = RunWriter.resume(path)
-    _setup_log(path, verbose)
-    try:
+    with _recording(writer, path, verbose):
         state = ck["state"]
         model.set_state(state)
         fired = int(state["runner"]["events_fired"])
@@ -486,16 +493,5 @@ def resume_run(path, *, until=None, backend=None, progress=True, verbose=False) 
             raise ModelInputError(f"the last checkpoint is at step {model.steps}, past the end "
                                   f"(step {n_end}); give a later --until")
         _loop(model, sc, writer, _Schedule(sc, n_end), fired, progress)
-        writer.set_attrs(status="finished")
-    except RunStopped as exc:
-        log.error("run stopped: %s", exc)
-        raise
-    except BaseException as exc:
-        log.error("run failed: %s", exc)
-        _mark_failed(writer, exc)
-        raise
-    finally:
-        writer.close()
-        _teardown_log()
     return path
 
