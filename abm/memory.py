@@ -9,7 +9,7 @@ anything is allocated.
 
 The estimate counts, per voxel: every field at its precision; the spectral
 integrator's two per-field factor arrays (float64); transform work space
-(about four float64 arrays); the explicit scheme's scratch; tissue labels
+(about eight float64 arrays, measured on non-cubic lattices); the explicit scheme's scratch; tissue labels
 (uint8), voxel capacity and occupancy (int32); the per-voxel slot table of the
 exchange (int64). Per cell it counts the population columns (about 80 bytes
 plus 8 per phenotype variable) and about 200 bytes of per-step work arrays,
@@ -58,7 +58,7 @@ def estimate_bytes(shape, n_fields: int, field_itemsize: int = 8, n_cells: int =
     """
     v = math.prod(int(s) for s in shape)
     per_voxel = (n_fields * (field_itemsize + 2 * 8)   # fields + spectral E, P factors
-                 + 4 * 8                               # transform work space (float64)
+                 + 8 * 8                               # transform work space (float64)
                  + max(field_itemsize, 8)              # explicit scratch / step copy
                  + 1 + 4 + 4 + 8)                      # labels, capacity, occupancy, slots
     per_cell = BYTES_PER_CELL + 8 * n_variables
