@@ -7,6 +7,9 @@ Commands::
     abm resume RUN.h5 [--until TIME] [--backend ...]
     abm validate SCENARIO [--set ...]
     abm info RUN.h5
+    abm view RUN.h5 [--field NAME] [--mode slices|iso|volume]
+    abm render RUN.h5 --out FILE.png|.gif|.mp4 [--field NAME] [--time T] [--camera PRESET]
+    abm plot RUN.h5 [RUN2.h5 ...] --out FILE.png [--readout NAME ...] [--label L ...]
     abm demo [--hours H] [--out PNG]
     abm info-backend
 
@@ -66,6 +69,33 @@ def main(argv=None) -> int:
     rs.add_argument("--verbose", action="store_true", help="also print the log to stderr")
     inf = sub.add_parser("info", help="say what is in a run file")
     inf.add_argument("run", type=Path, help="run file (HDF5)")
+    vw = sub.add_parser("view", help="play a run in an interactive 3D window (PyVista)")
+    vw.add_argument("run", type=Path, help="run file (HDF5)")
+    vw.add_argument("--field", default=None, help="field shown first (default: the first)")
+    vw.add_argument("--mode", choices=["slices", "iso", "volume"], default="slices",
+                    help="how fields are drawn (default slices)")
+    rn = sub.add_parser("render", help="render a run off-screen to a picture or a movie")
+    rn.add_argument("run", type=Path, help="run file (HDF5)")
+    rn.add_argument("--out", type=Path, required=True,
+                    help="FILE.png (one snapshot), FILE.gif or FILE.mp4 (one frame per snapshot)")
+    rn.add_argument("--field", default=None, help="field to draw (default: the first)")
+    rn.add_argument("--time", default=None, metavar="T",
+                    help="snapshot nearest this simulated time, with its unit, e.g. '12 h' (PNG; default the last)")
+    rn.add_argument("--camera", choices=["iso", "xy", "xz", "yz"], default="iso",
+                    help="camera preset (default iso)")
+    rn.add_argument("--mode", choices=["slices", "iso", "volume"], default="slices",
+                    help="how the field is drawn (default slices)")
+    rn.add_argument("--overwrite", action="store_true", help="replace an existing picture")
+    pl = sub.add_parser("plot", help="plot readout time series of one or more runs")
+    pl.add_argument("runs", type=Path, nargs="+", help="run files (HDF5), e.g. treated and control")
+    pl.add_argument("--out", type=Path, required=True, help="picture to write (.png, .pdf or .svg)")
+    pl.add_argument("--readout", dest="readouts", action="append", default=None, metavar="NAME",
+                    help="readout to plot (repeatable; default: all common to the runs)")
+    pl.add_argument("--label", dest="labels", action="append", default=None, metavar="LABEL",
+                    help="legend label per run, in order (repeatable; default: file names)")
+    pl.add_argument("--time-unit", choices=["s", "min", "h", "d"], default="h",
+                    help="unit of the time axis (default h)")
+    pl.add_argument("--overwrite", action="store_true", help="replace an existing picture")
     v = sub.add_parser("validate", help="check a scenario file without running it")
     v.add_argument("scenario", type=Path, help="scenario YAML file")
     v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
@@ -102,6 +132,25 @@ def main(argv=None) -> int:
 
             with open_run(args.run) as run:
                 print(run.summary())
+            return 0
+        if args.cmd == "plot":
+            from viz.plots import plot_runs  # noqa: PLC0415
+
+            plot_runs(args.runs, args.out, readouts=args.readouts, labels=args.labels,
+                      time_unit=args.time_unit, overwrite=args.overwrite)
+            print(f"wrote {args.out}")
+            return 0
+        if args.cmd == "render":
+            from viz.render import render_run  # noqa: PLC0415
+
+            path = render_run(args.run, args.out, field=args.field, time=args.time,
+                              camera=args.camera, mode=args.mode, overwrite=args.overwrite)
+            print(f"wrote {path}")
+            return 0
+        if args.cmd == "view":
+            from viz.viewer import view_run  # noqa: PLC0415
+
+            view_run(args.run, field=args.field, mode=args.mode)
             return 0
         if args.cmd == "validate":
             from .scenario import load_scenario  # noqa: PLC0415

@@ -183,12 +183,53 @@ def fire_event(model, ev) -> None:
 
 
 # ---------------------------------------------------------------- readouts
+#: Readable units for a field's total amount, by the dimension of (field unit × µm³).
+_AMOUNT_UNITS = {"[mass]": "pg", "[substance]": "amol", "": "particles"}
+
+
+def total_unit(field_unit: str) -> tuple[float, str]:
+    """Factor and unit that express a total amount (field unit × µm³) readably.
+
+    ``ng/mL`` totals in pg, molar totals in amol, number densities
+    (``1e9 particles/mL``) in particles; anything else stays ``<unit>*um^3``.
+
+    Returns
+    -------
+    (float, str)
+        Multiply the internal amount by the factor to get the unit.
+    """
+    from .units import ureg  # noqa: PLC0415
+
+    try:
+        q = (ureg(field_unit) * ureg.um**3)
+        dim = str(q.dimensionality) if not q.dimensionless else ""
+        if dim in _AMOUNT_UNITS:
+            target = _AMOUNT_UNITS[dim]
+            unit = "" if target == "particles" else target
+            return float(q.to(unit or "dimensionless").magnitude), target
+    except Exception:  # noqa: BLE001 - an unusual unit keeps its raw form
+        pass
+    return 1.0, f"{field_unit}*um^3"
+
+
+def readout_units(model, readouts) -> dict[str, str]:
+    """Unit of each readout column (see :func:`evaluate_readouts`)."""
+    units = {}
+    for r in readouts:
+        if r.kind == "total":
+            units[r.text] = total_unit(model.fields.species[model.fields.index(r.field)].unit)[1]
+        else:
+            units[r.text] = r.unit
+    return units
+
+
 def evaluate_readouts(model, readouts) -> dict[str, float]:
     """Values of the scenario's readouts now.
 
     ``count`` is in cells; ``fraction`` is dimensionless (NaN with no cell of the
     type); ``mean`` and ``max`` are in the field's unit (over the label's voxels, or
-    all); ``total`` is the field's amount, concentration × µm³.
+    all); ``total`` is the field's amount in the unit :func:`total_unit` gives
+    (pg, amol or particles).
     """
     labels = None
     out = {}
@@ -215,7 +256,8 @@ def evaluate_readouts(model, readouts) -> dict[str, float]:
         else:
             f = model.fields.field(r.field)
             if r.kind == "total":
-                out[r.text] = float(f.sum(dtype=np.float64)) * model.fields.voxel_volume
+                factor = total_unit(model.fields.species[model.fields.index(r.field)].unit)[0]
+                out[r.text] = float(f.sum(dtype=np.float64)) * model.fields.voxel_volume * factor
                 continue
             if r.label is not None:
                 if labels is None:
@@ -249,7 +291,7 @@ def _checkpoint(writer, model, events_fired: int) -> None:
 
 
 def _readouts(writer, model, sc) -> None:
-    units = {r.text: r.unit for r in sc.outputs.readouts}
+    units = readout_units(model, sc.outputs.readouts)
     writer.append_readouts(int(model.steps), float(model.time),
                            evaluate_readouts(model, sc.outputs.readouts), units)
 

@@ -264,8 +264,12 @@ def test_events_do_what_they_say(tmp_path):
     before = evaluate_readouts(m, sc.outputs.readouts)["total exosome"]
     fire_event(m, bolus)
     after = evaluate_readouts(m, sc.outputs.readouts)["total exosome"]
-    # 1e9 particles in a field whose unit is 1e9 particles/mL: 1 unit·mL = 1e12 unit·um^3
-    assert after - before == pytest.approx(1e12, rel=1e-12)
+    # totals of a number-density field are reported in particles
+    assert after - before == pytest.approx(1e9, rel=1e-12)
+    from abm.runner import total_unit
+    assert total_unit("1e9 particles/mL") == (pytest.approx(1e-3), "particles")
+    assert total_unit("ng/mL") == (pytest.approx(1e-9), "pg")   # 1 ng/mL·µm³ = 1e-12 ng
+    assert total_unit("nM") == (pytest.approx(1e-6), "amol")    # 1 nM·µm³ = 1e-24 mol
 
 
 # ------------------------------------------------------------------ crash safety
