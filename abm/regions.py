@@ -285,7 +285,10 @@ class MaskRegion(Region):
                     if dataset not in fh:
                         raise ModelInputError(f"mask file {path.name} has no dataset {dataset!r}; "
                                               f"it has {sorted(fh.keys())}")
-                    arr = fh[dataset][...]
+                    ds = fh[dataset]
+                    arr = ds[...]
+                    if ds.attrs.get("axes") in ("z,y,x", b"z,y,x") and arr.ndim == 3:
+                        arr = arr.transpose(2, 1, 0)  # a run file's (nz, ny, nx) labels
             else:
                 raise ModelInputError(f"mask file {path.name}: use a .npy, .h5 or .hdf5 file")
         except ModelInputError:

@@ -13,6 +13,18 @@ ParaView open the field snapshots directly. The layout is documented in
     /readouts/<column>      resizable 1-D time series
     /checkpoints/<000000>/  state/...  everything needed to resume
 
+Axis order
+----------
+The model indexes lattice arrays ``[x, y, z]`` (shape ``(nx, ny, nz)``). The 3-D
+lattice datasets users view (``fields/<name>`` and ``/tissue/labels/<v>``) are stored
+transposed, as C-order ``(nz, ny, nx)`` arrays (x varies fastest) with the dataset
+attribute ``axes = "z,y,x"``: ParaView's XDMF reader takes the fastest axis as its X,
+and MATLAB's ``h5read`` (which reverses the dimensions) returns ``(nx, ny, nz)``.
+:meth:`RunReader.field` and :meth:`RunReader.labels` transpose back and return
+``[x, y, z]`` arrays; in raw h5py use ``ds[()].transpose(2, 1, 0)`` (or ``.T``).
+Checkpoint arrays are stored exactly as given. A dataset without the ``axes``
+attribute (format version 1 files) is ``(nx, ny, nz)``.
+
 Crash safety
 ------------
 The writer keeps the file open for the whole run. Every snapshot and checkpoint is a
@@ -37,7 +49,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import warnings
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
@@ -47,13 +58,16 @@ from typing import Any, Iterable
 import h5py
 import numpy as np
 
+from .atomic import atomic_output
 from .errors import ModelInputError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "RunFileError", "RunReader", "RunWriter", "open_run",
            "write_xdmf"]
 
 FORMAT = "bmsc-abm-run"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2             # 2: lattice datasets stored (nz, ny, nx) with axes="z,y,x"
+_ZYX = "z,y,x"                 # value of the ``axes`` attribute of transposed lattice datasets
+_LATTICE_CHUNK = 2 << 20       # target bytes per chunk of a lattice dataset
 
 _STR = h5py.string_dtype("utf-8")
 _RESERVED_ROOT = ("format", "format_version", "package_version", "created")
@@ -224,16 +238,27 @@ def _attrs_dict(obj: h5py.HLObject, skip: tuple = ()) -> dict:
 # --------------------------------------------------------------------------- datasets
 
 
-def _chunks_for(shape: tuple, itemsize: int, target: int = 4 << 20) -> tuple | None:
-    """Chunk shape of at most ~``target`` bytes: at most 64 along each of the first
-    two axes of a 3D field, whole rows for tables; None when the array is empty."""
+def _chunks_for(shape: tuple, itemsize: int, target: int = _LATTICE_CHUNK) -> tuple | None:
+    """Chunk shape of at most ~``target`` bytes; None when the array is empty.
+
+    Arrays of 3 or more dimensions (lattice datasets, stored C-order (nz, ny, nx)) are
+    chunked in whole slabs of the slowest axis: the fastest axes are taken in full as
+    far as they fit, then as many slowest-axis planes as fit (the chunks are balanced
+    so the last one is not a sliver). A z-slab then lies in one chunk and the whole
+    volume reads chunk after chunk. 2-D and 1-D arrays (tables) get whole rows, ~1 MiB.
+    """
     if any(s == 0 for s in shape) or len(shape) == 0:
         return None
     if len(shape) >= 3:
-        cx, cy = min(shape[0], 64), min(shape[1], 64)
-        rest = int(np.prod(shape[3:], dtype=np.int64)) if len(shape) > 3 else 1
-        cz = max(1, min(shape[2], target // max(1, cx * cy * rest * itemsize)))
-        return (cx, cy, cz) + tuple(shape[3:])
+        chunks: list[int] = []
+        inner = itemsize
+        for s in reversed(shape):
+            c = max(1, min(s, target // inner))
+            n = math.ceil(s / c)
+            c = math.ceil(s / n)              # n equal chunks along the axis
+            chunks.append(c)
+            inner *= c
+        return tuple(reversed(chunks))
     row = int(np.prod(shape[1:], dtype=np.int64)) * itemsize if len(shape) > 1 else itemsize
     rows = max(1, min(shape[0], (1 << 20) // max(1, row)))
     return (rows,) + tuple(shape[1:])
@@ -254,6 +279,39 @@ def _write_array(group: h5py.Group, name: str, a: np.ndarray, *, compress_min: i
             return group.create_dataset(name, data=a, chunks=chunks, compression="gzip",
                                         compression_opts=level, shuffle=True)
     return group.create_dataset(name, data=a)
+
+
+def _write_lattice(group: h5py.Group, name: str, a: np.ndarray, *, level: int,
+                   shuffle: bool) -> h5py.Dataset:
+    """Store the [x, y, z] lattice array ``a`` (nx, ny, nz) as a C-order (nz, ny, nx)
+    dataset with ``axes = "z,y,x"`` (chunked, gzip ``level``); see "Axis order"."""
+    stored = np.ascontiguousarray(a.transpose(2, 1, 0))
+    chunks = _chunks_for(stored.shape, stored.dtype.itemsize)
+    ds = group.create_dataset(name, data=stored, chunks=chunks,
+                              compression="gzip" if chunks else None,
+                              compression_opts=level if chunks else None,
+                              shuffle=bool(shuffle and chunks))
+    ds.attrs["axes"] = _ZYX
+    return ds
+
+
+def _is_zyx(ds: h5py.Dataset) -> bool:
+    """True for a 3-D lattice dataset stored (nz, ny, nx) (attribute ``axes = "z,y,x"``)."""
+    return ds.ndim == 3 and _decode_attr(ds.attrs.get("axes", "")) == _ZYX
+
+
+def _read_lattice(ds: h5py.Dataset) -> np.ndarray:
+    """A lattice dataset as an [x, y, z] array of shape (nx, ny, nz).
+
+    Datasets stored (nz, ny, nx) come back as the transposed view of the array read
+    (Fortran-contiguous, no copy); older (nx, ny, nz) datasets as read."""
+    a = ds[()]
+    return a.transpose(2, 1, 0) if _is_zyx(ds) else a
+
+
+def _lattice_shape(ds: h5py.Dataset) -> tuple:
+    """(nx, ny, nz) of a lattice dataset, whatever its storage order."""
+    return tuple(reversed(ds.shape)) if _is_zyx(ds) else tuple(ds.shape)
 
 
 def _read_array(ds: h5py.Dataset) -> np.ndarray:
@@ -448,8 +506,9 @@ class RunWriter:
         tissue_names : list of str
             Tissue label index -> name.
         labels : numpy.ndarray of int, shape (nx, ny, nz)
-            Tissue label of every voxel at the start (values < 256); stored as
-            ``/tissue/labels/0``.
+            Tissue label of every voxel at the start (values < 256), indexed
+            [x, y, z]; stored as ``/tissue/labels/0``, transposed to (nz, ny, nx)
+            with ``axes = "z,y,x"`` (see "Axis order" in the module docstring).
         cell_types : dict of str to dict
             Cell type name -> ``{"states": [...], "variables": [...]}``.
         overwrite : bool
@@ -525,7 +584,9 @@ class RunWriter:
 
         Deletes incomplete snapshot and checkpoint groups and those after the
         checkpoint's step, truncates readout rows after that step, removes label
-        versions no remaining snapshot uses, and rewrites the XDMF sidecar.
+        versions no remaining snapshot uses, and rewrites the XDMF sidecar. A
+        format-version-1 file is marked version 2 (its old datasets stay as they are
+        and read correctly; new ones are stored (nz, ny, nx)).
 
         Parameters
         ----------
@@ -571,6 +632,10 @@ class RunWriter:
                 if i > max(used) or not _complete(lab[n]):
                     if i != 0:
                         del lab[n]
+            if _decode_attr(f.attrs.get("format_version")) != FORMAT_VERSION:
+                # a version-1 file: its old (nx, ny, nz) datasets stay readable (no ``axes``
+                # attribute), but what is written from now on needs a current reader
+                f.attrs["format_version"] = np.int64(FORMAT_VERSION)
             ro = f["readouts"]
             if "step" in ro:
                 n = _n_rows(ro)
@@ -604,13 +669,16 @@ class RunWriter:
         time_min : float
             Simulated time, min.
         fields : dict of str to ndarray (nx, ny, nz)
-            Field name -> concentration array (float32 or float64, stored as given,
-            chunked, gzip level 1 + shuffle), in the field's unit.
+            Field name -> concentration array indexed [x, y, z] (float32 or float64,
+            dtype kept, chunked, gzip level 1 + shuffle), in the field's unit. Stored
+            transposed, (nz, ny, nx) with ``axes = "z,y,x"``; :meth:`RunReader.field`
+            gives back the (nx, ny, nz) array.
         agents : dict of str to dict of str to ndarray
             Cell type -> column name -> 1-D array (or (n, 3) for ``pos``); all columns
             of a type have the same length n (may be 0).
         labels : ndarray (nx, ny, nz), optional
-            The tissue labels in force now; a new ``/tissue/labels`` version is stored
+            The tissue labels in force now, indexed [x, y, z]; a new
+            ``/tissue/labels`` version (stored (nz, ny, nx) like the fields) is stored
             only if it differs from the last one.
 
         Returns
@@ -643,7 +711,10 @@ class RunWriter:
         fg = g.create_group("fields")
         for fname, arr in fields.items():
             a = _to_numpy(arr)
-            ds = _write_array(fg, _esc(fname), a, compress_min=0)
+            if a.ndim == 3 and a.dtype.kind not in "OUS":
+                ds = _write_lattice(fg, _esc(fname), a, level=1, shuffle=True)
+            else:       # not a lattice array: stored as given
+                ds = _write_array(fg, _esc(fname), a, compress_min=0)
             ds.attrs["unit"] = str(self._field_units.get(fname, ""))
         ag = g.create_group("agents")
         for tname, cols in agents.items():
@@ -804,7 +875,7 @@ class RunWriter:
 
     def _current_labels(self) -> np.ndarray:
         if self._last_labels is None:
-            self._last_labels = self._f["tissue/labels"][str(self._labels_version)][()]
+            self._last_labels = _read_lattice(self._f["tissue/labels"][str(self._labels_version)])
         return self._last_labels
 
     def _create_readouts(self, columns: list[str], units: dict[str, str]) -> None:
@@ -862,11 +933,8 @@ def _check_labels(labels: np.ndarray, n_names: int | None) -> None:
 
 
 def _write_labels(group: h5py.Group, version: int, labels: np.ndarray) -> None:
-    a = labels.astype(np.uint8, copy=False)
-    chunks = _chunks_for(a.shape, 1)
-    ds = group.create_dataset(str(version), data=a, chunks=chunks,
-                              compression="gzip" if chunks else None,
-                              compression_opts=4 if chunks else None, shuffle=False)
+    ds = _write_lattice(group, str(version), labels.astype(np.uint8, copy=False), level=4,
+                        shuffle=False)
     ds.attrs["complete"] = np.int8(1)
 
 
@@ -996,6 +1064,11 @@ class RunReader:
     def field(self, name: str, i: int = -1) -> np.ndarray:
         """Field ``name`` at snapshot ``i`` (default: the last), shape (nx, ny, nz).
 
+        The file stores the field transposed, (nz, ny, nx) (see "Axis order"); the
+        array returned is indexed [x, y, z] and equals the array written
+        (``np.array_equal``). It is a transposed view of the data read, so it is
+        Fortran-contiguous; ``np.ascontiguousarray`` gives a C-ordered copy.
+
         Parameters
         ----------
         name : str
@@ -1006,14 +1079,15 @@ class RunReader:
         Returns
         -------
         numpy.ndarray
-            Concentrations in ``field_units[name]``, dtype as written.
+            Concentrations in ``field_units[name]``, dtype as written, shape
+            (nx, ny, nz).
         """
         fg = self._snap(i)["fields"]
         key = _esc(name)
         if key not in fg:
             raise RunFileError(f"no field {name!r} in snapshot {i} of {self.path}; "
                                f"fields: {', '.join(_unesc(k) for k in fg.keys())}")
-        return fg[key][()]
+        return _read_lattice(fg[key])
 
     @_guard
     def agents(self, cell_type: str, i: int = -1, columns=None) -> dict[str, np.ndarray]:
@@ -1070,12 +1144,14 @@ class RunReader:
 
     @_guard
     def labels(self, i: int = -1) -> np.ndarray:
-        """Tissue labels (uint8, (nx, ny, nz)) in force at snapshot ``i``.
+        """Tissue labels (uint8, (nx, ny, nz), indexed [x, y, z]) in force at snapshot ``i``.
 
-        With no snapshot yet, the initial labels (version 0).
+        With no snapshot yet, the initial labels (version 0). Stored (nz, ny, nx) like
+        the fields; the array returned is a Fortran-contiguous transposed view that
+        equals the labels written.
         """
         v = int(self._snap(i).attrs["labels_version"]) if self.n_snapshots else 0
-        return self._f["tissue/labels"][str(v)][()]
+        return _read_lattice(self._f["tissue/labels"][str(v)])
 
     @_guard
     def readouts(self) -> dict[str, np.ndarray]:
@@ -1130,12 +1206,15 @@ class RunReader:
         shape = a.get("shape")
         dx = a.get("dx_um")
         if shape is None and self.n_snapshots and self.field_names:
-            shape = list(self._snap(-1)["fields"][_esc(self.field_names[0])].shape)
+            shape = list(_lattice_shape(self._snap(-1)["fields"][_esc(self.field_names[0])]))
         if shape is not None:
             sh = " x ".join(str(int(s)) for s in shape)
-            if dx is not None:
-                ext = " x ".join(f"{int(s) * float(dx) / 1000:g}" for s in shape)
-                lines.append(f"lattice       {sh} voxels x {float(dx):g} um  ({ext} mm)")
+            if dx is not None and len(shape) == 3:
+                sp = _spacing(dx)                       # scalar or [dx, dy, dz], um
+                ext = " x ".join(f"{int(s) * d / 1000:g}" for s, d in zip(shape, sp))
+                dtext = (f"{sp[0]:g}" if sp[0] == sp[1] == sp[2]
+                         else " x ".join(f"{d:g}" for d in sp))
+                lines.append(f"lattice       {sh} voxels x {dtext} um  ({ext} mm)")
             else:
                 lines.append(f"lattice       {sh} voxels")
         if "dt_min" in a:
@@ -1188,10 +1267,13 @@ def write_xdmf(h5_path) -> Path:
     ``RUN.h5:/snapshots/NNNNNN/fields/NAME`` by a relative file name. Nodes sit at
     voxel centres: origin ``origin_um + dx_um / 2`` (metadata; origin defaults to 0).
 
-    Axis order: the arrays are C-order (nx, ny, nz), z varying fastest, and XDMF
-    lists Dimensions, origin and spacing slowest-first, so the sidecar writes
-    ``Dimensions="nx ny nz"``, origin ``ox oy oz`` and spacing ``dx dy dz`` in that
-    same order; ParaView's reader names the fastest axis its X (see docs/run-file.md).
+    Axis order: the field datasets are stored C-order (nz, ny, nx), x varying
+    fastest (attribute ``axes = "z,y,x"``). XDMF lists Dimensions, origin and
+    spacing slowest-first and ParaView's reader names the fastest axis its X, so the
+    sidecar writes ``Dimensions="nz ny nx"``, origin ``"oz oy ox"`` and spacing
+    ``"dz dy dx"``: ParaView's X, Y, Z are the model's x, y, z (no mirroring). A
+    snapshot of a format-version-1 file (datasets (nx, ny, nz), no ``axes``) gets
+    its triples in x y z order, matching its datasets (and shows x and z swapped).
 
     Parameters
     ----------
@@ -1238,7 +1320,7 @@ def _xdmf_entry(g: h5py.Group, name: str) -> dict | None:
     if not _complete(g) or "fields" not in g:
         return None
     fg = g["fields"]
-    fields = [(k, fg[k].shape, fg[k].dtype) for k in fg.keys()]
+    fields = [(k, fg[k].shape, fg[k].dtype, _is_zyx(fg[k])) for k in fg.keys()]
     fields = [t for t in fields if len(t[1]) == 3]
     if not fields:
         return None
@@ -1261,14 +1343,17 @@ def _write_xdmf_from(f: h5py.File, h5_path: Path, entries: list[dict] | None = N
     if not (isinstance(origin, list) and len(origin) == 3
             and all(isinstance(v, (int, float)) for v in origin)):
         origin = [0.0, 0.0, 0.0]
-    origin_text = " ".join(repr(float(origin[k]) + spacing[k] / 2) for k in range(3))
-    spacing_text = " ".join(repr(spacing[k]) for k in range(3))
+    nodes = [float(origin[k]) + spacing[k] / 2 for k in range(3)]      # x, y, z: voxel centres
+    texts = {False: (" ".join(repr(v) for v in nodes), " ".join(repr(v) for v in spacing)),
+             True: (" ".join(repr(v) for v in nodes[::-1]),                   # z y x
+                    " ".join(repr(v) for v in spacing[::-1]))}
     root = ET.Element("Xdmf", Version="3.0")
     dom = ET.SubElement(root, "Domain")
     coll = ET.SubElement(dom, "Grid", Name="run", GridType="Collection", CollectionType="Temporal")
     fname = h5_path.name
     for e in (_xdmf_entries(f) if entries is None else entries):
-        name, shape = e["name"], e["fields"][0][1]
+        name, shape, zyx = e["name"], e["fields"][0][1], e["fields"][0][3]
+        origin_text, spacing_text = texts[zyx]
         grid = ET.SubElement(coll, "Grid", Name=f"snapshot {name}", GridType="Uniform")
         ET.SubElement(grid, "Time", Value=repr(e["time"]))
         ET.SubElement(grid, "Topology", TopologyType="3DCoRectMesh",
@@ -1280,8 +1365,8 @@ def _write_xdmf_from(f: h5py.File, h5_path: Path, entries: list[dict] | None = N
         s = ET.SubElement(geo, "DataItem", Name="Spacing", Dimensions="3", NumberType="Float",
                           Precision="8", Format="XML")
         s.text = spacing_text
-        for k, kshape, dtype in e["fields"]:
-            if kshape != shape:
+        for k, kshape, dtype, kzyx in e["fields"]:
+            if kshape != shape or kzyx != zyx:
                 continue
             att = ET.SubElement(grid, "Attribute", Name=_unesc(k), AttributeType="Scalar",
                                 Center="Node")
@@ -1292,15 +1377,6 @@ def _write_xdmf_from(f: h5py.File, h5_path: Path, entries: list[dict] | None = N
     ET.indent(root)
     text = '<?xml version="1.0" ?>\n<!DOCTYPE Xdmf SYSTEM "Xdmf.dtd" []>\n' + ET.tostring(
         root, encoding="unicode") + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_output(out, "w") as fh:
+        fh.write(text)
     return out

@@ -69,7 +69,7 @@ def test_overlay_of_two_runs_writes_png_with_the_stored_series(pair, tmp_path):
         assert ax.get_ylabel() == f"{c} [{series[0][1][c]}]"
     labels = [ax.get_ylabel() for ax in fig.axes]
     assert "count BMSC [cells]" in labels and "mean SDF-1a in lesion [ng/mL]" in labels
-    assert "total exosome [1e9 particles/mL*um^3]" in labels
+    assert "total exosome [particles]" in labels
     assert {ax.get_xlabel() for ax in fig.axes} >= {"time [h]"}
     # the bottom panel of each column names the time axis
     assert fig.axes[-1].get_xlabel() == "time [h]"

@@ -122,7 +122,7 @@ def test_round_trip_everything(tmp_path):
         np.testing.assert_array_equal(r.times, [0.0, 6.0, 12.0])
         assert r.steps.dtype.kind == "i"
         assert r.scenario_text == SCENARIO
-        assert r.attrs["format"] == "bmsc-abm-run" and r.attrs["format_version"] == 1
+        assert r.attrs["format"] == "bmsc-abm-run" and r.attrs["format_version"] == 2
         assert r.attrs["seed"] == 42 and r.attrs["gpu"] is False and r.attrs["nothing"] is None
         assert r.attrs["shape"] == list(SHAPE) and r.attrs["overrides"] == ["a.b=1"]
         assert r.attrs["status"] == "finished" and r.attrs["wall_s"] == 12.5
@@ -171,6 +171,17 @@ def test_round_trip_everything(tmp_path):
         assert f["snapshots/000000/fields/VEGF"].compression == "gzip"
         assert f["snapshots/000000/fields/VEGF"].shuffle
         assert f["snapshots/000000/fields/VEGF"].attrs["unit"] == "ng/mL"
+        # lattice datasets are stored transposed, (nz, ny, nx), x fastest
+        for k in range(3):
+            for name, arr in _fields(k).items():
+                ds = f[f"snapshots/{k:06d}/fields/{name.replace('/', '%2F')}"]
+                assert ds.shape == SHAPE[::-1] and ds.attrs["axes"] == "z,y,x"
+                assert ds.dtype == arr.dtype
+                np.testing.assert_array_equal(ds[()], arr.transpose(2, 1, 0))
+        for v in (0, 1):
+            ds = f[f"tissue/labels/{v}"]
+            assert ds.shape == SHAPE[::-1] and ds.attrs["axes"] == "z,y,x"
+            np.testing.assert_array_equal(ds[()].T, _labels(v))
         assert f["snapshots/000000/agents/BMSC"].attrs["n"] == 4
         assert list(f["snapshots/000000/agents/Microglia"].attrs["states"]) == ["M0", "M1", "M2"]
         assert "a%2Fb" in f["snapshots/000000/fields"]
@@ -404,8 +415,8 @@ def test_xdmf_sidecar_references_valid_datasets(tmp_path):
             assert float(g.find("Time").get("Value")) == t
             topo = g.find("Topology")
             assert topo.get("TopologyType") == "3DCoRectMesh"
-            # slowest first, as the C-order arrays are stored: x y z
-            assert [int(v) for v in topo.get("Dimensions").split()] == list(SHAPE)
+            # slowest first, as the C-order arrays are stored: z y x
+            assert [int(v) for v in topo.get("Dimensions").split()] == list(SHAPE[::-1])
             geo = g.find("Geometry")
             assert geo.get("GeometryType") == "ORIGIN_DXDYDZ"
             origin, spacing = [[float(v) for v in d.text.split()] for d in geo.findall("DataItem")]
@@ -424,15 +435,139 @@ def test_xdmf_sidecar_references_valid_datasets(tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def test_xdmf_orders_anisotropic_spacing_like_the_array_axes(tmp_path):
+def test_xdmf_maps_paraview_xyz_to_model_xyz_on_an_anisotropic_lattice(tmp_path):
+    """ParaView takes the fastest axis as X and reads Dimensions / origin / spacing
+    slowest-first (Z Y X): the datasets are (nz, ny, nx) and the triples z y x, so
+    ParaView's X, Y, Z are the model's x, y, z (no mirror image)."""
+    shape = (10, 7, 5)                                    # nx, ny, nz
+    rng = np.random.default_rng(7)
+    fields = [{"A": rng.random(shape, dtype=np.float32), "B-c": rng.standard_normal(shape)}
+              for _ in range(2)]
+    labels = [rng.integers(0, 3, shape).astype(np.uint8) for _ in range(2)]
     path = tmp_path / "aniso.h5"
-    with RunWriter.create(path, metadata={"dx_um": [10.0, 20.0, 30.0], "origin_um": [0, 100, 0]},
+    with RunWriter.create(path, metadata={"dx_um": [10.0, 20.0, 30.0], "shape": list(shape)},
+                          scenario_text="", units={}, field_units={"A": "nM", "B-c": "pg/mL"},
+                          tissue_names=["a", "b", "c"], labels=labels[0], cell_types={}) as w:
+        for k in range(2):
+            w.write_snapshot(k, 1.0 * k, fields[k], {}, labels=labels[k])
+    grids = ET.parse(tmp_path / "aniso.xdmf").getroot().findall("Domain/Grid/Grid")
+    assert len(grids) == 2
+    with open_run(path) as r, h5py.File(path, "r") as f:
+        for k, g in enumerate(grids):
+            assert g.find("Topology").get("Dimensions") == "5 7 10"
+            origin, spacing = [d.text.split() for d in g.findall("Geometry/DataItem")]
+            assert [float(v) for v in spacing] == [30.0, 20.0, 10.0]          # dz dy dx
+            assert [float(v) for v in origin] == [15.0, 10.0, 5.0]            # voxel centres z y x
+            atts = g.findall("Attribute")
+            assert sorted(a.get("Name") for a in atts) == ["A", "B-c"]
+            for a in atts:
+                di = a.find("DataItem")
+                assert di.get("Dimensions") == "5 7 10"
+                dpath = di.text.strip().split(":", 1)[1]
+                assert dpath in f, dpath
+                ds = f[dpath]
+                assert ds.shape == (5, 7, 10) and ds.attrs["axes"] == "z,y,x"
+                assert ds.attrs["unit"] == {"A": "nM", "B-c": "pg/mL"}[a.get("Name")]
+                orig = fields[k][a.get("Name")]
+                np.testing.assert_array_equal(ds[()], orig.transpose(2, 1, 0))
+                got = r.field(a.get("Name"), k)
+                assert got.shape == shape and got.dtype == orig.dtype
+                assert np.array_equal(got, orig)
+            lab = f[f"tissue/labels/{f[f'snapshots/{k:06d}'].attrs['labels_version']}"]
+            assert lab.shape == (5, 7, 10) and lab.attrs["axes"] == "z,y,x"
+            np.testing.assert_array_equal(lab[()], labels[k].transpose(2, 1, 0))
+            got = r.labels(k)
+            assert got.shape == shape and got.dtype == np.uint8
+            assert np.array_equal(got, labels[k])
+        assert "10 x 7 x 5 voxels x 10 x 20 x 30 um  (0.1 x 0.14 x 0.15 mm)" in r.summary()
+
+
+def test_xdmf_origin_and_scalar_spacing_in_zyx_order(tmp_path):
+    path = tmp_path / "o.h5"
+    with RunWriter.create(path, metadata={"dx_um": 10.0, "origin_um": [0, 100, 1000]},
                           scenario_text="", units={}, field_units={"A": "nM"}, tissue_names=["t"],
                           labels=np.zeros(SHAPE, np.uint8), cell_types={}) as w:
         w.write_snapshot(0, 0.0, {"A": np.zeros(SHAPE, np.float32)}, {})
-    g = ET.parse(tmp_path / "aniso.xdmf").getroot().find("Domain/Grid/Grid")
+    g = ET.parse(tmp_path / "o.xdmf").getroot().find("Domain/Grid/Grid")
     origin, spacing = [[float(v) for v in d.text.split()] for d in g.findall("Geometry/DataItem")]
-    assert spacing == [10.0, 20.0, 30.0] and origin == [5.0, 110.0, 15.0]
+    assert spacing == [10.0, 10.0, 10.0] and origin == [1005.0, 105.0, 5.0]
+
+
+def test_checkpoint_arrays_are_not_transposed(tmp_path):
+    a = np.arange(np.prod(SHAPE), dtype=np.float64).reshape(SHAPE)
+    with _make_run(tmp_path / "run.h5", n_snap=1) as w:
+        w.write_checkpoint(99, 1.0, {"field": a})
+    with h5py.File(w.path, "r") as f:
+        ds = f["checkpoints/000001/state/field"]
+        assert ds.shape == SHAPE and "axes" not in ds.attrs
+        np.testing.assert_array_equal(ds[()], a)
+    with open_run(w.path) as r:
+        np.testing.assert_array_equal(r.checkpoint(99)["state"]["field"], a)
+
+
+def test_lattice_chunks_hold_whole_z_slabs():
+    from abm.runfile import _chunks_for
+    assert _chunks_for((256, 256, 256), 4) == (8, 256, 256)          # 2 MiB, 8 z-slabs
+    assert _chunks_for((100, 1024, 1024), 8) == (1, 256, 1024)       # a slab is over 2 MiB
+    assert _chunks_for((5, 7, 10), 8) == (5, 7, 10)
+    assert _chunks_for((60, 100, 100), 4) == (30, 100, 100)          # balanced, no sliver
+    for shape, item in (((256, 256, 256), 4), ((300, 200, 100), 8), ((1000, 512, 512), 1),
+                        ((64, 2000, 3000), 8)):
+        c = _chunks_for(shape, item)
+        nbytes = int(np.prod(c)) * item
+        assert nbytes <= 4 << 20 and (nbytes >= 1 << 20 or c == shape), (shape, c)
+
+
+def test_field_datasets_are_chunked_by_z_slabs(tmp_path):
+    shape = (96, 80, 70)                                  # nx, ny, nz
+    a = np.random.default_rng(1).random(shape, dtype=np.float32)
+    with RunWriter.create(tmp_path / "c.h5", metadata={"dx_um": 10.0}, scenario_text="",
+                          units={}, field_units={"A": "nM"}, tissue_names=["t"],
+                          labels=np.zeros(shape, np.uint8), cell_types={}) as w:
+        w.write_snapshot(0, 0.0, {"A": a}, {})
+    with h5py.File(w.path, "r") as f:
+        for ds in (f["snapshots/000000/fields/A"], f["tissue/labels/0"]):
+            assert ds.shape == (70, 80, 96)
+            assert ds.chunks[1:] == (80, 96)
+        assert f["snapshots/000000/fields/A"].chunks[0] < 70      # 2.1 MB: two chunks
+        np.testing.assert_array_equal(f["snapshots/000000/fields/A"][3], a[:, :, 3].T)
+    with open_run(w.path) as r:       # no "shape" metadata: taken from the stored field
+        assert "96 x 80 x 70 voxels" in r.summary()
+
+
+def test_format_version_1_files_still_read_and_resume(tmp_path):
+    """Files written before the (nz, ny, nx) layout: datasets (nx, ny, nz), no ``axes``."""
+    path = tmp_path / "old.h5"
+    _make_run(path, n_snap=2).close()
+    with h5py.File(path, "r+") as f:              # rewrite it as the old writer did
+        f.attrs["format_version"] = np.int64(1)
+        for k in range(2):
+            fg = f[f"snapshots/{k:06d}/fields"]
+            for name, arr in _fields(k).items():
+                key = name.replace("/", "%2F")
+                unit = fg[key].attrs["unit"]
+                del fg[key]
+                fg.create_dataset(key, data=arr).attrs["unit"] = unit
+        del f["tissue/labels/0"]
+        f["tissue/labels"].create_dataset("0", data=_labels(0)).attrs["complete"] = np.int8(1)
+    write_xdmf(path)
+    with open_run(path) as r:
+        np.testing.assert_array_equal(r.field("VEGF", 0), _fields(0)["VEGF"])
+        np.testing.assert_array_equal(r.labels(0), _labels(0))
+        assert "10 x 7 x 5 voxels" in r.summary()
+    g = ET.parse(tmp_path / "old.xdmf").getroot().find("Domain/Grid/Grid")
+    assert g.find("Topology").get("Dimensions") == "10 7 5"         # matches its datasets
+    w, _ = RunWriter.resume(path)
+    with w:
+        w.write_snapshot(8, 12.0, _fields(2), {}, labels=_labels(1))
+    with open_run(path) as r:
+        assert r.attrs["format_version"] == 2
+        np.testing.assert_array_equal(r.field("VEGF", 0), _fields(0)["VEGF"])
+        np.testing.assert_array_equal(r.field("VEGF", 2), _fields(2)["VEGF"])
+        np.testing.assert_array_equal(r.labels(2), _labels(1))
+    dims = [g.find("Topology").get("Dimensions")
+            for g in ET.parse(tmp_path / "old.xdmf").getroot().findall("Domain/Grid/Grid")]
+    assert dims == ["10 7 5", "10 7 5", "5 7 10"]
 
 
 # --------------------------------------------------------------------------- crash safety

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import difflib
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from abm.atomic import atomic_output
 from abm.errors import ModelInputError
 from abm.runfile import open_run
 
@@ -326,23 +326,5 @@ def _draw(runs: list[RunSeries], columns: list[str], labels: list[str], time_uni
 
 
 def _save(fig, out: Path, fmt: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix, dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=fmt, dpi=150, metadata=_SAVE_METADATA[fmt])
-        # mkstemp creates the file readable by its owner only; give it the mode a
-        # plain open() would (or keep the mode of the file it replaces).
-        try:
-            mode = out.stat().st_mode & 0o7777
-        except OSError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_output(out, "wb") as fh:
+        fig.savefig(fh, format=fmt, dpi=150, metadata=_SAVE_METADATA[fmt])
