@@ -9,6 +9,7 @@ Commands::
     abm info RUN.h5
     abm view RUN.h5 [--field NAME] [--mode slices|iso|volume]
     abm render RUN.h5 --out FILE.png|.gif|.mp4 [--field NAME] [--time T] [--camera PRESET]
+               [--cells TYPE ...]
     abm plot RUN.h5 [RUN2.h5 ...] --out FILE.png [--readout NAME ...] [--label L ...]
     abm demo [--hours H] [--out PNG]
     abm info-backend
@@ -85,6 +86,8 @@ def main(argv=None) -> int:
                     help="camera preset (default iso)")
     rn.add_argument("--mode", choices=["slices", "iso", "volume"], default="slices",
                     help="how the field is drawn (default slices)")
+    rn.add_argument("--cells", nargs="+", default=None, metavar="TYPE",
+                    help="draw only these cell types (default: all), e.g. --cells BMSC")
     rn.add_argument("--overwrite", action="store_true", help="replace an existing picture")
     pl = sub.add_parser("plot", help="plot readout time series of one or more runs")
     pl.add_argument("runs", type=Path, nargs="+", help="run files (HDF5), e.g. treated and control")
@@ -144,7 +147,8 @@ def main(argv=None) -> int:
             from viz.render import render_run  # noqa: PLC0415
 
             path = render_run(args.run, args.out, field=args.field, time=args.time,
-                              camera=args.camera, mode=args.mode, overwrite=args.overwrite)
+                              camera=args.camera, mode=args.mode, overwrite=args.overwrite,
+                              cell_types=args.cells)
             print(f"wrote {path}")
             return 0
         if args.cmd == "view":

@@ -993,6 +993,9 @@ class RunReader:
     field_names : list of str
     field_units : dict of str to str
     cell_types : list of str
+    cell_states : dict of str to list of str
+        Phenotype states of each cell type (the ``state`` column indexes them; empty
+        for types without states).
     tissue_names : list of str
         Tissue label index -> name.
     n_snapshots : int
@@ -1027,6 +1030,12 @@ class RunReader:
         self.tissue_names = ([str(s) for s in f["tissue/names"].asstr()[()]]
                              if "tissue/names" in f else [])
         self.cell_types = [_unesc(k) for k in f["cell_types"].keys()] if "cell_types" in f else []
+        self.cell_states = {}
+        for k in (f["cell_types"].keys() if "cell_types" in f else ()):
+            v = _decode_attr(f["cell_types"][k].attrs["states"]) \
+                if "states" in f["cell_types"][k].attrs else []
+            self.cell_states[_unesc(k)] = [str(x) for x in np.atleast_1d(v) if str(x)] \
+                if v is not None else []
         sn = f["snapshots"]
         self._snaps = [n for _, n in _numbered(sn) if _complete(sn[n])]
         self.n_snapshots = len(self._snaps)

@@ -1,1 +1,28 @@
-"""3D playback and pictures of runs (reads run files; built in a later issue)."""
+"""3D playback and pictures of runs; reads run files only, never a running model.
+
+* :mod:`viz.scene`: :class:`~viz.scene.RunScene`, a PyVista scene of one snapshot (fields as
+  slices, isosurfaces or a volume; agents coloured by cell type and state; tissue regions;
+  the simulated time), updated in place snapshot by snapshot; the palette and camera presets.
+* :mod:`viz.render`: :func:`~viz.render.render_run`, off-screen PNG / GIF / MP4
+  (``abm render``).
+* :mod:`viz.viewer`: :func:`~viz.viewer.view_run`, the interactive window with a time slider,
+  play/pause and toggles (``abm view``).
+* :mod:`viz.plots`: matplotlib plots of readout time series (``abm plot``).
+
+PyVista is imported only when a scene is built, so ``import viz`` is cheap. The names below
+are loaded on first use.
+"""
+
+from __future__ import annotations
+
+__all__ = ["RunScene", "RunViewer", "render_run", "view_run"]
+
+_WHERE = {"RunScene": "scene", "render_run": "render", "view_run": "viewer",
+          "RunViewer": "viewer"}
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        import importlib  # noqa: PLC0415
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module 'viz' has no attribute {name!r}")
