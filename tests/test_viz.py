@@ -380,3 +380,21 @@ def test_view_run_without_display_says_what_to_do(monkeypatch, small_run):
     monkeypatch.setattr(sys, "platform", "linux")
     with pytest.raises(ModelInputError, match="no display.*abm render"):
         view_run(small_run)
+
+
+@pytest.mark.parametrize("cmd", [["render", "{f}", "--out", "{d}/x.png"],
+                                 ["render", "{f}", "--out", "{d}/x.gif"],
+                                 ["plot", "{f}", "--out", "{d}/x.png"],
+                                 ["view", "{f}"]])
+def test_cli_missing_or_corrupt_run_file_exits_2_with_one_line(cmd, tmp_path, capsys):
+    from abm.cli import main
+
+    bad = tmp_path / "corrupt.h5"
+    bad.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)) * 8)   # an HDF5 signature, then junk
+    for f in (tmp_path / "missing.h5", bad):
+        rc = main([a.format(f=f, d=tmp_path) for a in cmd])
+        err = capsys.readouterr().err
+        assert rc == 2, err
+        assert err.count("abm: error:") == 1 and "Traceback" not in err
+        assert str(f.name) in err
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "x.gif").exists()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from abm.errors import ModelInputError
 
@@ -226,14 +227,15 @@ def view_run(path, *, field=None, mode="slices", max_points=200_000, camera="iso
     if camera not in CAMERA_PRESETS:
         raise ModelInputError(f"unknown camera preset {camera!r}; choose one of "
                               f"{', '.join(CAMERA_PRESETS)}")
-    if (not off_screen and sys.platform.startswith("linux")
-            and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
-        raise ModelInputError("no display to open a window on (DISPLAY is not set); on a "
-                              "headless machine render pictures or movies instead: abm render "
-                              "RUN.h5 --out movie.gif (or ssh -X for a remote window)")
     from abm.runfile import open_run  # noqa: PLC0415
 
-    run = open_run(path)
+    run = open_run(path)          # a missing or corrupt file is reported first
+    if (not off_screen and sys.platform.startswith("linux")
+            and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
+        run.close()
+        raise ModelInputError("no display to open a window on (DISPLAY is not set); on a "
+                              "headless machine render pictures or movies instead: abm render "
+                              f"{Path(path).name} --out movie.gif (or ssh -X for a remote window)")
     try:
         viewer = RunViewer(run, field=field, mode=mode, max_points=max_points,
                            off_screen=off_screen, window_size=window_size, fps=fps, camera=camera)
