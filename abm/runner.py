@@ -354,18 +354,21 @@ def _loop(model, sc, writer, sched: _Schedule, events_fired: int, progress: bool
             model.step()
             k = s + 1
             last = k == sched.n_end
+            # read the flag once: a signal arriving later in this iteration is acted on
+            # after the next step, never between the checkpoint decision and the stop
+            stopping = stop.signum is not None
             if k % sched.read == 0 or last:
                 _readouts(writer, model, sc)
             if k % sched.snap == 0 or last:
                 _snapshot(writer, model, sc)
                 log.info("snapshot at step %d (t = %.4g h)", k, model.time / 60)
-            if k % sched.ckpt == 0 or last or stop.signum is not None:
+            if k % sched.ckpt == 0 or last or stopping:
                 _checkpoint(writer, model, events_fired)
                 log.info("checkpoint at step %d (t = %.4g h)", k, model.time / 60)
             writer.flush()
             bar.set_postfix_str(f"t = {model.time / 60:.2f} / {hours:.4g} h", refresh=False)
             bar.update(1)
-            if stop.signum is not None and not last:
+            if stopping and not last:
                 name = signal.Signals(stop.signum).name
                 writer.set_attrs(status=f"stopped by {name} at step {k}")
                 raise RunStopped(f"stopped by {name} at t = {model.time / 60:.4g} h after a "

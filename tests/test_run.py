@@ -383,3 +383,28 @@ def test_run_file_holds_no_pickles(tmp_path):
         f.visititems(visit)
         assert f.attrs["format"] == "bmsc-abm-run"
     assert bad == []
+
+
+def test_a_signal_late_in_a_step_still_checkpoints_before_stopping(tmp_path, monkeypatch):
+    """SIGTERM arriving after a step's checkpoint decision (here: inside the flush of step
+    4) stops the run after the next step, with a checkpoint at that step, never with none."""
+    from abm.errors import RunStopped
+    from abm.runfile import RunWriter
+    from abm.runner import run_scenario
+
+    calls = {"n": 0}
+    flush = RunWriter.flush
+
+    def flush_then_signal(self):
+        flush(self)
+        calls["n"] += 1
+        if calls["n"] == 5:  # 1: initial state, 2..5: after steps 1..4
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(RunWriter, "flush", flush_then_signal)
+    out = tmp_path / "late.h5"
+    with pytest.raises(RunStopped, match="SIGTERM"):
+        run_scenario(small(tmp_path, duration="2 h", snap="1 h", ckpt="1 h"), out, progress=False)
+    with open_run(out) as r:
+        assert r.checkpoint_steps == [0, 5]
+        assert r.attrs["status"] == "stopped by SIGTERM at step 5"
