@@ -29,6 +29,10 @@ from kernels.backend import BackendUnavailableError, get_backend
 from .errors import FieldNotFiniteError, ModelInputError, RunStopped
 
 
+#: Packages of the ``viz`` extra: a missing one is an installation problem, not a bug.
+_VIZ_MODULES = {"pyvista", "vtk", "vtkmodules", "imageio", "imageio_ffmpeg"}
+
+
 def _fail(msg: str, code: int) -> int:
     print(f"abm: error: {msg}", file=sys.stderr)
     return code
@@ -181,6 +185,12 @@ def main(argv=None) -> int:
         return _fail(str(exc), 1)
     except KeyboardInterrupt:
         return _fail("interrupted", 1)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in _VIZ_MODULES:
+            return _fail(f"abm {args.cmd} needs {exc.name}, which is not installed; install the "
+                         "viewing extras: python3 -m pip install 'bmsc-abm[viz]' (or -e '.[viz]' "
+                         "in a checkout)", 2)
+        return _fail(f"internal error: {type(exc).__name__}: {exc}; please report it", 1)
     except Exception as exc:  # noqa: BLE001 - one line, never a traceback, for the user
         return _fail(f"internal error: {type(exc).__name__}: {exc}; please report it with the "
                      "scenario and the .log file", 1)

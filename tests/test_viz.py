@@ -398,3 +398,22 @@ def test_cli_missing_or_corrupt_run_file_exits_2_with_one_line(cmd, tmp_path, ca
         assert err.count("abm: error:") == 1 and "Traceback" not in err
         assert str(f.name) in err
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "x.gif").exists()
+
+
+def test_cli_without_the_viz_extra_says_what_to_install(monkeypatch, small_run, tmp_path, capsys):
+    """No PyVista installed: exit 2 and the pip command, not an internal error."""
+    import builtins
+
+    from abm.cli import main
+
+    real_import = builtins.__import__
+
+    def no_pyvista(name, *a, **k):
+        if name == "pyvista" or name.startswith("pyvista."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_pyvista)
+    rc = main(["render", str(small_run), "--out", str(tmp_path / "x.png")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "bmsc-abm[viz]" in err and "internal error" not in err
