@@ -125,7 +125,10 @@ def main(argv=None) -> int:
             path = run_scenario(sc, out, backend=args.backend, seed=args.seed,
                                 overwrite=args.overwrite, progress=not args.quiet,
                                 verbose=args.verbose)
-            print(f"wrote {path} (+ {path.with_suffix('.xdmf').name}, {path.with_suffix('.log').name})")
+            print(f"wrote {path} (+ {path.with_suffix('.xdmf').name}, {path.with_suffix('.log').name})\n"
+                  f"  summary:  abm info {path}\n"
+                  f"  picture:  abm render {path} --out {path.with_suffix('.png').name}\n"
+                  f"  readouts: abm plot {path} --out {path.stem}_readouts.png")
             return 0
         if args.cmd == "resume":
             from .runner import resume_run  # noqa: PLC0415

@@ -408,3 +408,15 @@ def test_a_signal_late_in_a_step_still_checkpoints_before_stopping(tmp_path, mon
     with open_run(out) as r:
         assert r.checkpoint_steps == [0, 5]
         assert r.attrs["status"] == "stopped by SIGTERM at step 5"
+
+
+def test_cupy_backend_without_a_gpu_is_a_clear_input_error(tmp_path, capsys):
+    from kernels.backend import cupy_available
+
+    if cupy_available()[0]:
+        pytest.skip("a GPU is present: the CuPy path is tested in test_gpu.py")
+    out = tmp_path / "r.h5"
+    rc = main(["run", str(small(tmp_path)), "--out", str(out), "--quiet", "--backend", "cupy"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("abm: error:") == 1 and "Traceback" not in err
+    assert not out.exists()
