@@ -62,6 +62,8 @@ def main(argv=None) -> int:
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override one value of the scenario, e.g. --set 'domain.dt=2 min' (repeatable)")
     r.add_argument("--overwrite", action="store_true", help="replace an existing run file")
+    r.add_argument("--checkpoint-wall", type=float, default=1800.0, metavar="SECONDS",
+                   help="also checkpoint after this much wall time (default 1800 s)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--verbose", action="store_true", help="also print the log to stderr")
     rs = sub.add_parser("resume", help="continue a run file from its last checkpoint")
@@ -70,6 +72,8 @@ def main(argv=None) -> int:
                     help="new end time with its unit, e.g. '36 h' (to extend a run)")
     rs.add_argument("--backend", choices=["numpy", "cupy"], default=None,
                     help="array backend (default: the one the run was written with)")
+    rs.add_argument("--checkpoint-wall", type=float, default=1800.0, metavar="SECONDS",
+                    help="also checkpoint after this much wall time (default 1800 s)")
     rs.add_argument("--quiet", action="store_true", help="no progress bar")
     rs.add_argument("--verbose", action="store_true", help="also print the log to stderr")
     inf = sub.add_parser("info", help="say what is in a run file")
@@ -113,6 +117,8 @@ def main(argv=None) -> int:
             b = get_backend()
             print(f"{b.name}: {b.device}")
             return 0
+        if args.cmd in ("run", "resume") and not args.checkpoint_wall >= 0:
+            return _fail(f"--checkpoint-wall must be >= 0 seconds, got {args.checkpoint_wall}", 2)
         if args.cmd == "run":
             from .runner import run_scenario  # noqa: PLC0415
             from .scenario import load_scenario  # noqa: PLC0415
@@ -124,6 +130,7 @@ def main(argv=None) -> int:
             out = args.out or Path(f"{sc.name}.h5")
             path = run_scenario(sc, out, backend=args.backend, seed=args.seed,
                                 overwrite=args.overwrite, progress=not args.quiet,
+                                checkpoint_wall_s=args.checkpoint_wall,
                                 verbose=args.verbose)
             print(f"wrote {path} (+ {path.with_suffix('.xdmf').name}, {path.with_suffix('.log').name})\n"
                   f"  summary:  abm info {path}\n"
@@ -134,7 +141,8 @@ def main(argv=None) -> int:
             from .runner import resume_run  # noqa: PLC0415
 
             path = resume_run(args.run, until=args.until, backend=args.backend,
-                              progress=not args.quiet, verbose=args.verbose)
+                              progress=not args.quiet, verbose=args.verbose,
+                              checkpoint_wall_s=args.checkpoint_wall)
             print(f"resumed and finished {path}")
             return 0
         if args.cmd == "info":

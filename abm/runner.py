@@ -334,8 +334,19 @@ class _StopFlag:
         return False
 
 
-def _loop(model, sc, writer, sched: _Schedule, events_fired: int, progress: bool) -> None:
-    """Step from ``model.steps`` to ``sched.n_end``, firing events and recording."""
+#: Default wall-clock interval between checkpoints, s (BioDynaMo backs up every 30 min):
+#: a node that dies loses at most this much work even if the scenario checkpoints rarely.
+CHECKPOINT_WALL_S = 1800.0
+
+
+def _loop(model, sc, writer, sched: _Schedule, events_fired: int, progress: bool,
+          checkpoint_wall_s: float = CHECKPOINT_WALL_S) -> None:
+    """Step from ``model.steps`` to ``sched.n_end``, firing events and recording.
+
+    Checkpoints are written at the scenario's interval, at the end, when a stop signal
+    arrived, and whenever ``checkpoint_wall_s`` seconds of wall time have passed since
+    the last one. They do not change the simulation, so where they fall never changes
+    the result."""
     from tqdm import tqdm  # noqa: PLC0415
 
     dt = sc.domain.dt
@@ -345,7 +356,7 @@ def _loop(model, sc, writer, sched: _Schedule, events_fired: int, progress: bool
                file=sys.stderr, mininterval=0.5, dynamic_ncols=True,
                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} steps [{elapsed}<{remaining}, "
                           "{rate_fmt}] {postfix}")
-    t0 = _time.perf_counter()
+    t0 = last_ckpt = _time.perf_counter()
     with _StopFlag() as stop, bar:
         for s in range(start, sched.n_end):
             while events_fired < len(sc.events) and sched.event_steps[events_fired] <= s:
@@ -362,8 +373,10 @@ def _loop(model, sc, writer, sched: _Schedule, events_fired: int, progress: bool
             if k % sched.snap == 0 or last:
                 _snapshot(writer, model, sc)
                 log.info("snapshot at step %d (t = %.4g h)", k, model.time / 60)
-            if k % sched.ckpt == 0 or last or stopping:
+            if (k % sched.ckpt == 0 or last or stopping
+                    or _time.perf_counter() - last_ckpt >= checkpoint_wall_s):
                 _checkpoint(writer, model, events_fired)
+                last_ckpt = _time.perf_counter()
                 log.info("checkpoint at step %d (t = %.4g h)", k, model.time / 60)
             writer.flush()
             bar.set_postfix_str(f"t = {model.time / 60:.2f} / {hours:.4g} h", refresh=False)
@@ -424,7 +437,7 @@ def _teardown_log():
 
 # ---------------------------------------------------------------- entry points
 def run_scenario(scenario, out, *, overrides=(), backend=None, seed=None, overwrite=False,
-                 progress=True, verbose=False) -> Path:
+                 progress=True, verbose=False, checkpoint_wall_s=CHECKPOINT_WALL_S) -> Path:
     """Run a scenario from the start and write ``out`` (HDF5) plus its ``.xdmf`` and ``.log``.
 
     Parameters
@@ -440,6 +453,8 @@ def run_scenario(scenario, out, *, overrides=(), backend=None, seed=None, overwr
         Overrides the scenario's seed; if neither gives one, one is drawn and recorded.
     progress : bool
         Show a progress bar on stderr.
+    checkpoint_wall_s : float
+        Also checkpoint after this many seconds of wall time (default 1800).
 
     Returns
     -------
@@ -487,7 +502,7 @@ def run_scenario(scenario, out, *, overrides=(), backend=None, seed=None, overwr
         _checkpoint(writer, model, fired)
         writer.flush()
         log.info("checkpoint at step 0 (initial state)")
-        _loop(model, sc, writer, sched, fired, progress)
+        _loop(model, sc, writer, sched, fired, progress, checkpoint_wall_s)
     return out
 
 
@@ -500,7 +515,8 @@ def rebuild_scenario(reader, extra_overrides=()) -> Scenario:
                               overrides=tuple(a.get("overrides", ())) + tuple(extra_overrides))
 
 
-def resume_run(path, *, until=None, backend=None, progress=True, verbose=False) -> Path:
+def resume_run(path, *, until=None, backend=None, progress=True, verbose=False,
+               checkpoint_wall_s=CHECKPOINT_WALL_S) -> Path:
     """Continue a run file from its last complete checkpoint to its end (or ``until``).
 
     Parameters
@@ -537,6 +553,6 @@ def resume_run(path, *, until=None, backend=None, progress=True, verbose=False) 
         if model.steps > n_end:
             raise ModelInputError(f"the last checkpoint is at step {model.steps}, past the end "
                                   f"(step {n_end}); give a later --until")
-        _loop(model, sc, writer, _Schedule(sc, n_end), fired, progress)
+        _loop(model, sc, writer, _Schedule(sc, n_end), fired, progress, checkpoint_wall_s)
     return path
 

@@ -420,3 +420,17 @@ def test_cupy_backend_without_a_gpu_is_a_clear_input_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and err.count("abm: error:") == 1 and "Traceback" not in err
     assert not out.exists()
+
+
+def test_wall_clock_checkpoints_do_not_change_the_run(tmp_path):
+    """--checkpoint-wall 0 checkpoints after every step (only the last two are kept); the
+    run ends exactly as one that checkpoints only on its schedule."""
+    scen = small(tmp_path, duration="30 min", snap="30 min", ckpt="30 min")
+    a, b = tmp_path / "a.h5", tmp_path / "b.h5"
+    assert main(["run", str(scen), "--out", str(a), "--quiet"]) == 0
+    assert main(["run", str(scen), "--out", str(b), "--quiet", "--checkpoint-wall", "0"]) == 0
+    with open_run(a) as ra, open_run(b) as rb:
+        assert ra.checkpoint_steps == [0, 30]
+        assert rb.checkpoint_steps == [29, 30]
+    _assert_same_state(_final_state(a)[0], _final_state(b)[0])
+    assert main(["run", str(scen), "--out", str(b), "--overwrite", "--checkpoint-wall", "-1"]) == 2
