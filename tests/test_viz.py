@@ -7,6 +7,8 @@ that reason (detected once, in a subprocess, so a crashing driver cannot take py
 from __future__ import annotations
 
 import importlib.util
+import os
+import time
 import shutil
 import subprocess
 import sys
@@ -417,3 +419,53 @@ def test_cli_without_the_viz_extra_says_what_to_install(monkeypatch, small_run, 
     rc = main(["render", str(small_run), "--out", str(tmp_path / "x.png")])
     err = capsys.readouterr().err
     assert rc == 2 and "bmsc-abm[viz]" in err and "internal error" not in err
+
+
+_WINDOW_SCRIPT = r"""
+import sys, time
+from viz.viewer import view_run
+v = view_run(sys.argv[1], show=False)
+p = v.plotter
+assert not p.off_screen
+v.on_slider(0)
+v.on_play(True)
+t0, seen = time.time(), {}
+def watchdog(step):
+    if time.time() - t0 > 2.5 and "img" not in seen:
+        seen["img"] = p.screenshot(return_img=True)
+        seen["snap"] = v.scene.snapshot
+        seen["window"] = type(p.ren_win).__name__
+        p.iren.interactor.TerminateApp()
+p.add_timer_event(max_steps=10**6, duration=100, callback=watchdog)
+v.show()
+print("WINDOW", seen["window"], seen["snap"], float(seen["img"].std()))
+"""
+
+
+def test_interactive_window_plays_on_an_x_display(small_run, tmp_path):
+    """`abm view`'s window on a real X server (Xvfb): it opens, play advances the
+    snapshots on the viewer's own timer, and the window shows a picture."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb); the off-screen tests cover "
+                    "the scene and the callbacks")
+    display = f":{90 + (os.getpid() % 500)}"
+    server = subprocess.Popen([xvfb, display, "-screen", "0", "1280x900x24"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        script = tmp_path / "window.py"
+        script.write_text(_WINDOW_SCRIPT)
+        env = dict(os.environ, DISPLAY=display,
+                   PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+        res = subprocess.run([sys.executable, str(script), str(small_run)], env=env,
+                             capture_output=True, text=True, timeout=120)
+    finally:
+        server.terminate()
+        server.wait()
+    line = [x for x in res.stdout.splitlines() if x.startswith("WINDOW")]
+    assert res.returncode == 0 and line, res.stderr[-2000:]
+    _, window, snap, std = line[0].split()
+    assert "OpenGLRenderWindow" in window and "EGL" not in window   # an on-screen window
+    assert int(snap) > 0                  # play moved on from snapshot 0 by itself
+    assert float(std) > 15                # not blank
