@@ -538,21 +538,34 @@ def resume_run(path, *, until=None, backend=None, progress=True, verbose=False,
         sc = rebuild_scenario(r, extra)
         stored_backend = r.attrs.get("backend")
         seed = int(r.attrs["seed"])
-    model = build_model(sc, backend=backend or stored_backend, seed=seed)
+        last = r.checkpoint_steps[-1] if r.checkpoint_steps else None
+        status = str(r.attrs.get("status", ""))
+    n_end = sc.domain.n_steps
+    # user mistakes are refused before the file is opened for writing
+    if last is not None and last > n_end:
+        raise ModelInputError(f"the last checkpoint of {path.name} is at step {last} "
+                              f"(t = {last * sc.domain.dt / 60:g} h), past the requested end "
+                              f"(step {n_end}); give a later --until")
+    if last is not None and last == n_end and status == "finished":
+        print(f"{path.name} already finished at t = {n_end * sc.domain.dt / 60:g} h; pass "
+              "--until to extend it", file=sys.stderr)
+        return path
+    chosen = backend or stored_backend
+    if stored_backend and chosen != stored_backend:
+        print(f"abm: warning: {path.name} was written on {stored_backend}; continuing on "
+              f"{chosen} will not reproduce an uninterrupted {stored_backend} run bit for bit",
+              file=sys.stderr)
+    model = build_model(sc, backend=chosen, seed=seed)
     writer, ck = RunWriter.resume(path)
     with _recording(writer, path, verbose):
         state = ck["state"]
         model.set_state(state)
         fired = int(state["runner"]["events_fired"])
-        n_end = sc.domain.n_steps
         if until:
             writer.set_attrs(n_steps=n_end, overrides=list(sc.overrides))
         writer.set_attrs(status="running")
         log.info("resume %s at step %d (t = %.4g h) to step %d", path, model.steps,
                  model.time / 60, n_end)
-        if model.steps > n_end:
-            raise ModelInputError(f"the last checkpoint is at step {model.steps}, past the end "
-                                  f"(step {n_end}); give a later --until")
         _loop(model, sc, writer, _Schedule(sc, n_end), fired, progress, checkpoint_wall_s)
     return path
 

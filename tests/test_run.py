@@ -434,3 +434,16 @@ def test_wall_clock_checkpoints_do_not_change_the_run(tmp_path):
         assert rb.checkpoint_steps == [29, 30]
     _assert_same_state(_final_state(a)[0], _final_state(b)[0])
     assert main(["run", str(scen), "--out", str(b), "--overwrite", "--checkpoint-wall", "-1"]) == 2
+
+
+def test_resume_refuses_an_earlier_end_and_leaves_a_finished_run_alone(tmp_path, capsys):
+    out = tmp_path / "r.h5"
+    assert main(["run", str(small(tmp_path, duration="30 min", snap="10 min", ckpt="10 min")),
+                 "--out", str(out), "--quiet"]) == 0
+    before = out.read_bytes()
+    assert main(["resume", str(out), "--quiet"]) == 0          # already finished: nothing to do
+    assert "already finished" in capsys.readouterr().err
+    assert main(["resume", str(out), "--quiet", "--until", "10 min"]) == 2
+    err = capsys.readouterr().err
+    assert "past the requested end" in err and "Traceback" not in err
+    assert out.read_bytes() == before                          # the file was not touched
