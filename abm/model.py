@@ -117,6 +117,8 @@ class TissueModel(mesa.Model):
             seed = int(seed)
         except (TypeError, ValueError):
             raise ModelInputError(f"seed must be an integer, got {seed!r}") from None
+        if not 0 <= seed < 2**63:
+            raise ModelInputError(f"seed must be an integer from 0 to 2**63 - 1, got {seed}")
         super().__init__(seed=seed)
         # ids shared with ordinary Mesa agents: one counter for the whole model
         self._next_id = 1

@@ -447,3 +447,10 @@ def test_resume_refuses_an_earlier_end_and_leaves_a_finished_run_alone(tmp_path,
     err = capsys.readouterr().err
     assert "past the requested end" in err and "Traceback" not in err
     assert out.read_bytes() == before                          # the file was not touched
+
+
+def test_a_negative_seed_is_bad_input(tmp_path, capsys):
+    out = tmp_path / "r.h5"
+    assert main(["run", str(small(tmp_path)), "--out", str(out), "--quiet", "--seed", "-5"]) == 2
+    assert "seed must be an integer from 0" in capsys.readouterr().err
+    assert not out.exists()
