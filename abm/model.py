@@ -58,6 +58,9 @@ __all__ = ["TissueModel"]
 
 _NON_BEHAVIOUR = ("persistence", "chemotaxis_half_saturation")
 
+#: Free slots examined at once when placing cells (see TissueModel._pick_slots).
+PLACE_CHUNK = 1 << 22
+
 
 def _time_signals():
     return {"age", "time", "time_since:division", "time_since:differentiation",
@@ -409,13 +412,36 @@ class TissueModel(mesa.Model):
         if n > total:
             raise ModelInputError(f"cannot place {n} {getattr(cell_type, 'cell_type', cell_type)} "
                                   f"cells: the region has room for {total}")
-        # one free "slot" per unit of room; pick n slots by the lowest counter-based keys
-        slots = np.repeat(np.arange(self.n_voxels), room)
-        keys = R.draw_bits(np, R.agent_keys(np, self.seed, -1 - self._next_id, np.arange(total)),
-                           "place")
-        chosen = np.sort(np.argpartition(keys, n - 1)[:n]) if n else np.zeros(0, np.int64)
-        pos = np.stack(np.unravel_index(slots[chosen], self.shape), axis=1)
+        voxels = self._pick_slots(room, n)
+        pos = np.stack(np.unravel_index(voxels, self.shape), axis=1)
         return self._add_cells(cell_type, pos, values)
+
+    def _pick_slots(self, room: np.ndarray, n: int) -> np.ndarray:
+        """Voxels (flat) of ``n`` free slots drawn uniformly without replacement.
+
+        Every unit of room is a "slot", numbered voxel by voxel; the ``n`` slots with the
+        lowest counter-based keys win. Slots are visited in chunks of ``PLACE_CHUNK``,
+        keeping only the best ``n`` so far, so memory is O(n + chunk), not O(room): a
+        256³ lattice of capacity 4 no longer needs two 0.5 GB temporaries. The result
+        does not depend on the chunk size.
+        """
+        if n == 0:
+            return np.zeros(0, np.int64)
+        total = int(room.sum())
+        step_key = -1 - self._next_id
+        best_k = np.zeros(0, np.uint64)
+        best_s = np.zeros(0, np.int64)
+        for a in range(0, total, PLACE_CHUNK):
+            s = np.arange(a, min(a + PLACE_CHUNK, total), dtype=np.int64)
+            k = R.draw_bits(np, R.agent_keys(np, self.seed, step_key, s), "place")
+            k = np.concatenate([best_k, k])
+            s = np.concatenate([best_s, s])
+            if k.size > n:
+                keep = np.argpartition(k, n - 1)[:n]
+                k, s = k[keep], s[keep]
+            best_k, best_s = k, s
+        # slot j lies in the first voxel whose cumulative room exceeds j
+        return np.searchsorted(np.cumsum(room), np.sort(best_s), side="right")
 
     def remove_cells(self, cell_type, ids) -> None:
         """Remove cells by unique id (no death release)."""

@@ -181,3 +181,27 @@ def test_same_seed_same_state_different_seed_different_state():
     assert any(a[k].shape != c[k].shape or not np.array_equal(a[k], c[k]) for k in a)
     assert not np.array_equal(a["BMSC.pos"], c["BMSC.pos"][: len(a["BMSC.pos"])]) \
         or a["BMSC.pos"].shape != c["BMSC.pos"].shape
+
+
+def test_placement_in_chunks_equals_the_one_shot_draw(monkeypatch):
+    """Chunked slot selection picks exactly the slots a one-shot draw over every free slot
+    picks (same counter-based keys), on a lattice with capacity 3 and some cells present."""
+    import abm.model as M
+    from kernels import rng as R
+
+    m = TissueModel(shape=(12, 10, 8), fields=("SDF-1a",), capacity=3, seed=11, backend="numpy")
+    m.seed_cells("Microglia", 500)
+    room = np.maximum(np.asarray(m.capacity - m.occupancy, np.int64), 0)
+    n, next_id = 700, m._next_id
+    # the reference: one key per free slot, all at once
+    slots = np.repeat(np.arange(m.n_voxels), room)
+    keys = R.draw_bits(np, R.agent_keys(np, m.seed, -1 - next_id, np.arange(room.sum())), "place")
+    want = slots[np.sort(np.argpartition(keys, n - 1)[:n])]
+    for chunk in (97, 1000, 1 << 22):
+        monkeypatch.setattr(M, "PLACE_CHUNK", chunk)
+        assert np.array_equal(m._pick_slots(room, n), want), chunk
+    monkeypatch.setattr(M, "PLACE_CHUNK", 97)
+    ids = m.seed_cells("BMSC", n)
+    got = np.ravel_multi_index(m.positions("BMSC").T, m.shape)
+    assert len(ids) == n and np.array_equal(np.sort(got), np.sort(want))
+    assert (np.asarray(m.occupancy) <= 3).all()
