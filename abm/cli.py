@@ -9,7 +9,7 @@ Commands::
     abm info RUN.h5
     abm view RUN.h5 [--field NAME] [--mode slices|iso|volume]
     abm render RUN.h5 --out FILE.png|.gif|.mp4 [--field NAME] [--time T] [--camera PRESET]
-               [--cells TYPE ...]
+               [--cells TYPE ...] [--size WxH] [--fps F] [--max-points N]
     abm plot RUN.h5 [RUN2.h5 ...] --out FILE.png [--readout NAME ...] [--label L ...]
     abm demo [--hours H] [--out PNG]
     abm info-backend
@@ -94,6 +94,11 @@ def main(argv=None) -> int:
                     help="camera preset (default iso)")
     rn.add_argument("--mode", choices=["slices", "iso", "volume"], default="slices",
                     help="how the field is drawn (default slices)")
+    rn.add_argument("--size", default="1024x768", metavar="WxH",
+                    help="picture size in pixels (default 1024x768)")
+    rn.add_argument("--fps", type=float, default=4.0, help="frames per second of a movie (default 4)")
+    rn.add_argument("--max-points", type=int, default=200_000, metavar="N",
+                    help="draw at most about N cells per frame, every k-th above that (default 200000)")
     rn.add_argument("--cells", nargs="+", default=None, metavar="TYPE",
                     help="draw only these cell types (default: all), e.g. --cells BMSC")
     rn.add_argument("--overwrite", action="store_true", help="replace an existing picture")
@@ -161,9 +166,17 @@ def main(argv=None) -> int:
         if args.cmd == "render":
             from viz.render import render_run  # noqa: PLC0415
 
+            try:
+                size = tuple(int(v) for v in args.size.lower().split("x"))
+                assert len(size) == 2
+            except (ValueError, AssertionError):
+                return _fail(f"--size must be WIDTHxHEIGHT in pixels, e.g. 1280x960, got {args.size!r}", 2)
+            if args.max_points < 1:
+                return _fail(f"--max-points must be >= 1, got {args.max_points}", 2)
             path = render_run(args.run, args.out, field=args.field, time=args.time,
                               camera=args.camera, mode=args.mode, overwrite=args.overwrite,
-                              cell_types=args.cells)
+                              cell_types=args.cells, window_size=size, fps=args.fps,
+                              max_points=args.max_points)
             print(f"wrote {path}")
             return 0
         if args.cmd == "view":

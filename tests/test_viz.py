@@ -469,3 +469,15 @@ def test_interactive_window_plays_on_an_x_display(small_run, tmp_path):
     assert "OpenGLRenderWindow" in window and "EGL" not in window   # an on-screen window
     assert int(snap) > 0                  # play moved on from snapshot 0 by itself
     assert float(std) > 15                # not blank
+
+
+def test_cli_render_size_and_bad_size(offscreen, halves_run, tmp_path, capsys):
+    from abm.cli import main
+
+    iio = pytest.importorskip("imageio.v3")
+    out = tmp_path / "s.png"
+    assert main(["render", str(halves_run), "--out", str(out), "--size", "320x240",
+                 "--max-points", "50", "--camera", "xy"]) == 0
+    assert iio.imread(out).shape[:2] == (240, 320)
+    assert main(["render", str(halves_run), "--out", str(tmp_path / "t.png"), "--size", "big"]) == 2
+    assert "--size must be WIDTHxHEIGHT" in capsys.readouterr().err
