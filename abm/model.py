@@ -52,19 +52,13 @@ from .cells import BUILTIN_CELL_TYPES, LatticeCell
 from .errors import ModelInputError
 from .fields import DEFAULT_CELL_STEP_MIN, Depot, FieldSolver, Species, TissueClass
 from .population import Population
+from . import rules as R_
 from .rules import RuleSet, load_rules
 
 __all__ = ["TissueModel"]
 
-_NON_BEHAVIOUR = ("persistence", "chemotaxis_half_saturation")
-
 #: Free slots examined at once when placing cells (see TissueModel._pick_slots).
 PLACE_CHUNK = 1 << 22
-
-
-def _time_signals():
-    return {"age", "time", "time_since:division", "time_since:differentiation",
-            "time_since:transition"}
 
 
 class TissueModel(mesa.Model):
@@ -218,34 +212,16 @@ class TissueModel(mesa.Model):
     # ------------------------------------------------------------ catalogue
     def signal_names(self, cell_type: str) -> set[str]:
         """Signals a cell type can sense (names used in rules)."""
-        cls = self.cell_classes[cell_type]
-        s = {sp.name for sp in self.fields.species}
-        for other in self.cell_classes:
-            s |= {f"density:{other}", f"contact:{other}"}
-        s |= {f"tissue:{t}" for t in self.tissue_names}
-        s |= {f"state:{x}" for x in cls.states}
-        s |= {f"var:{v}" for v in cls.variables}
-        return s | _time_signals()
+        return R_.signal_names(self.cell_classes[cell_type], self.cell_classes,
+                               [sp.name for sp in self.fields.species], self.tissue_names)
 
     def behaviour_names(self, cell_type: str) -> set[str]:
         """Behaviours of a cell type that rules may change."""
-        cls = self.cell_classes[cell_type]
-        b = {"speed", "division", "death"}
-        if self.chemotaxis_field[cell_type]:
-            b.add("chemotaxis")
-        for sp in self.fields.species:
-            b |= {f"secretion:{sp.name}", f"target:{sp.name}", f"uptake:{sp.name}",
-                  f"release:{sp.name}", f"death_release:{sp.name}"}
-        b |= {f"differentiation:{o}" for o in self.cell_classes if o != cell_type}
-        b |= {f"transition:{a}->{c}" for a in cls.states for c in cls.states if a != c}
-        b |= {f"gain:{v}" for v in cls.variables} | {f"loss:{v}" for v in cls.variables}
-        return b
+        return R_.behaviour_names(self.cell_classes[cell_type], self.cell_classes,
+                                  [sp.name for sp in self.fields.species])
 
     def _known_parameters(self, cls) -> set[str]:
-        known = self.behaviour_names(cls.cell_type) | set(_NON_BEHAVIOUR)
-        if cls.chemotaxis_field:
-            known.add("chemotaxis")
-        return known | {f"initial:{v}" for v in cls.variables}
+        return R_.known_parameters(cls, self.cell_classes, [sp.name for sp in self.fields.species])
 
     def _check_parameters(self, cls, p: dict) -> None:
         known = self._known_parameters(cls)

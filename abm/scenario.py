@@ -130,6 +130,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Fie
                       ValidationError, model_validator)
 from pydantic_core import PydanticCustomError
 
+from . import rules as rules_
 from . import units as U
 from .cells import BUILTIN_CELL_TYPES
 from .errors import ModelInputError
@@ -148,9 +149,6 @@ READOUT_KINDS = ("count", "fraction", "mean", "max", "total")
 #: Largest lattice (voxels) on which the loader paints labels to count cells and room; above it
 #: those checks are left to placement time (the runner's memory check refuses such lattices first).
 PAINT_LIMIT = 200_000_000
-_TIME_SIGNALS = ("age", "time", "time_since:division", "time_since:differentiation",
-                 "time_since:transition")
-_NON_BEHAVIOUR = ("persistence", "chemotaxis_half_saturation")
 
 
 # ============================================================================ errors
@@ -891,12 +889,10 @@ def _event_brief(e: Event) -> str:
 
 
 # ============================================================================ catalogue
-def catalogue(cell_type: str, type_names, field_names, tissue_names,
-              chemotaxis_field: str | None = None):
-    """Signals and behaviours a cell type understands (as :class:`abm.model.TissueModel`).
+def catalogue(cell_type: str, type_names, field_names, tissue_names):
+    """Signals and behaviours a cell type understands, before a model exists.
 
-    Replicates ``TissueModel.signal_names`` / ``behaviour_names`` from the
-    declared names, before a model exists.
+    The same functions :class:`abm.model.TissueModel` uses (:mod:`abm.rules`).
 
     Parameters
     ----------
@@ -911,33 +907,9 @@ def catalogue(cell_type: str, type_names, field_names, tissue_names,
         Signals and behaviours.
     """
     cls = _builtin(cell_type)
-    fields = list(field_names)
-    types = list(type_names)
-    sig = set(fields)
-    for other in types:
-        sig |= {f"density:{other}", f"contact:{other}"}
-    sig |= {f"tissue:{t}" for t in tissue_names}
-    sig |= {f"state:{x}" for x in cls.states}
-    sig |= {f"var:{v}" for v in cls.variables}
-    sig |= set(_TIME_SIGNALS)
-    beh = {"speed", "division", "death"}
-    if cls.chemotaxis_field and cls.chemotaxis_field in fields:
-        beh.add("chemotaxis")
-    for f in fields:
-        beh |= {f"secretion:{f}", f"target:{f}", f"uptake:{f}", f"release:{f}",
-                f"death_release:{f}"}
-    beh |= {f"differentiation:{o}" for o in types if o != cell_type}
-    beh |= {f"transition:{a}->{c}" for a in cls.states for c in cls.states if a != c}
-    beh |= {f"gain:{v}" for v in cls.variables} | {f"loss:{v}" for v in cls.variables}
-    return sig, beh
-
-
-def _known_parameters(cell_type: str, behaviours: set) -> set:
-    cls = _builtin(cell_type)
-    known = set(behaviours) | set(_NON_BEHAVIOUR)
-    if cls.chemotaxis_field:
-        known.add("chemotaxis")
-    return known | {f"initial:{v}" for v in cls.variables}
+    types, fields = list(type_names), list(field_names)
+    return (rules_.signal_names(cls, types, fields, tissue_names),
+            rules_.behaviour_names(cls, types, fields))
 
 
 def _builtin(name: str):
@@ -996,7 +968,7 @@ def parameter_kind(name: str, cell_type: str, field_units: dict) -> U.Kind:
 def _signal_kind(signal: str, field_units: dict) -> U.Kind:
     if signal in field_units:
         return U.concentration_kind(signal, field_units[signal])
-    if signal in _TIME_SIGNALS:
+    if signal in rules_.TIME_SIGNALS:
         return U.TIME
     return U.DIMENSIONLESS
 
@@ -1569,7 +1541,7 @@ class _Resolver:
         spec = spec or _CellType()
         loc = ("cell_types", name)
         sig, beh = catalogue(name, self.types, self.field_units, self.tissue_names)
-        known = _known_parameters(name, beh)
+        known = rules_.known_parameters(_builtin(name), self.types, self.field_units)
         cls = self.types[name]
         params = {}
         for k, v in spec.parameters.items():
