@@ -38,6 +38,14 @@ def _fail(msg: str, code: int) -> int:
     return code
 
 
+def _add_stepping_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by the commands that step a model (run, resume)."""
+    p.add_argument("--checkpoint-wall", type=float, default=1800.0, metavar="SECONDS",
+                   help="also checkpoint after this much wall time (default 1800 s)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", action="store_true", help="also print the log to stderr")
+
+
 def main(argv=None) -> int:
     """Entry point of the ``abm`` command; returns the exit code."""
     p = argparse.ArgumentParser(prog="abm", description="BMSC tissue simulator")
@@ -62,20 +70,14 @@ def main(argv=None) -> int:
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override one value of the scenario, e.g. --set 'domain.dt=2 min' (repeatable)")
     r.add_argument("--overwrite", action="store_true", help="replace an existing run file")
-    r.add_argument("--checkpoint-wall", type=float, default=1800.0, metavar="SECONDS",
-                   help="also checkpoint after this much wall time (default 1800 s)")
-    r.add_argument("--quiet", action="store_true", help="no progress bar")
-    r.add_argument("--verbose", action="store_true", help="also print the log to stderr")
+    _add_stepping_options(r)
     rs = sub.add_parser("resume", help="continue a run file from its last checkpoint")
     rs.add_argument("run", type=Path, help="run file (HDF5)")
     rs.add_argument("--until", default=None, metavar="TIME",
                     help="new end time with its unit, e.g. '36 h' (to extend a run)")
     rs.add_argument("--backend", choices=["numpy", "cupy"], default=None,
                     help="array backend (default: the one the run was written with)")
-    rs.add_argument("--checkpoint-wall", type=float, default=1800.0, metavar="SECONDS",
-                    help="also checkpoint after this much wall time (default 1800 s)")
-    rs.add_argument("--quiet", action="store_true", help="no progress bar")
-    rs.add_argument("--verbose", action="store_true", help="also print the log to stderr")
+    _add_stepping_options(rs)
     inf = sub.add_parser("info", help="say what is in a run file")
     inf.add_argument("run", type=Path, help="run file (HDF5)")
     vw = sub.add_parser("view", help="play a run in an interactive 3D window (PyVista)")

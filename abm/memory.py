@@ -22,8 +22,6 @@ from __future__ import annotations
 import math
 import os
 
-import numpy as np
-
 from .errors import ModelInputError
 
 __all__ = ["estimate_bytes", "available_bytes", "check_fits", "format_bytes"]

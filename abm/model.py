@@ -446,7 +446,6 @@ class TissueModel(mesa.Model):
     # ------------------------------------------------------------ step
     def step(self) -> None:
         """Advance cells and fields by ``dt`` minutes (see the module docs for the order)."""
-        xp = self.xp
         dt, t = self.dt, self.time
         step = self.steps  # Mesa has already counted this step; draws are keyed by it
         if self.datacollector is not None and not self._collected_initial:
@@ -667,7 +666,7 @@ class TissueModel(mesa.Model):
             if k == 0:
                 continue
             c = ctx[n]
-            pop, cls = c["pop"], c["cls"]
+            pop = c["pop"]
             mother = pop.extract(rows)
             ids = xp.asarray(self._take_ids(k))
             tnew = self.time + self.dt

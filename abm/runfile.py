@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import warnings
 import xml.etree.ElementTree as ET

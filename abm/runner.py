@@ -30,12 +30,10 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 import math
-import os
 import signal
 import sys
 import time as _time
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -50,21 +48,12 @@ from .model import TissueModel
 from .runfile import RunFileError, RunWriter, open_run
 from .scenario import Scenario, build_labels, load_scenario, load_scenario_text
 
-__all__ = ["build_model", "run_scenario", "resume_run", "evaluate_readouts", "RunStopped",
-           "package_version"]
+__all__ = ["build_model", "run_scenario", "resume_run", "evaluate_readouts", "RunStopped"]
 
 log = logging.getLogger("abm.run")
 
 _BUILTIN = {c.cell_type: c for c in BUILTIN_CELL_TYPES}
 _EPS = 1e-9
-
-
-def package_version() -> str:
-    """Installed version of this package (``bmsc-abm``)."""
-    try:
-        return version("bmsc-abm")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "unknown"
 
 
 # ---------------------------------------------------------------- building

@@ -1635,7 +1635,7 @@ class _Resolver:
     def _type_ref(self, name, key="cell_type"):
         if name not in self.types:
             extra = "" if name not in _builtin_names() else \
-                f"; add it under cell_types to include it in the model"
+                "; add it under cell_types to include it in the model"
             raise _Bad(f"unknown cell type '{name}'{_did_you_mean(name, self.types)}; the "
                        f"scenario declares {_choices(self.types)}{extra}", key=key)
         return self.types[name]
