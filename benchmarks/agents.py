@@ -117,7 +117,7 @@ import plain_mesa  # noqa: E402
 
 from abm import BMSC, TissueModel  # noqa: E402
 from abm.fields import FieldSolver  # noqa: E402
-from kernels.backend import cupy_available, to_numpy  # noqa: E402
+from kernels.backend import to_numpy  # noqa: E402
 
 # --------------------------------------------------------------------- constants
 REPO = Path(__file__).resolve().parents[1]
@@ -560,16 +560,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    from fields import backends_to_run  # noqa: PLC0415 (benchmarks/fields.py)
+
     args = parse_args(argv)
     t_start = time.perf_counter()
-    cupy_ok, cupy_reason = cupy_available()
-    if args.backend is None:
-        backends = ["numpy"] + (["cupy"] if cupy_ok else [])
-        tag = "all" if cupy_ok else "numpy"
-    elif args.backend == "all":
-        backends, tag = ["numpy", "cupy"], "all"
-    else:
-        backends, tag = [args.backend], args.backend
+    backends, tag, cupy_ok, cupy_reason = backends_to_run(args.backend)
     steps = args.steps if args.steps is not None else (3 if args.quick else 5)
     base_steps = args.baseline_steps if args.baseline_steps is not None else (2 if args.quick else steps)
     if steps < 1 or base_steps < 1:

@@ -959,17 +959,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def backends_to_run(choice):
+    """Backends a benchmark runs for ``--backend`` (None: numpy, plus cupy when usable).
+
+    Returns
+    -------
+    (list of str, str, bool, str)
+        Backends, the tag used in the JSON file name, whether CuPy is usable, and why not.
+    """
+    cupy_ok, cupy_reason = cupy_available()
+    if choice is None:
+        return ["numpy"] + (["cupy"] if cupy_ok else []), ("all" if cupy_ok else "numpy"), \
+            cupy_ok, cupy_reason
+    if choice == "all":
+        return ["numpy", "cupy"], "all", cupy_ok, cupy_reason
+    return [choice], choice, cupy_ok, cupy_reason
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     t_start = time.perf_counter()
-    cupy_ok, cupy_reason = cupy_available()
-    if args.backend is None:
-        backends = ["numpy"] + (["cupy"] if cupy_ok else [])
-        tag = "all" if cupy_ok else "numpy"
-    elif args.backend == "all":
-        backends, tag = ["numpy", "cupy"], "all"
-    else:
-        backends, tag = [args.backend], args.backend
+    backends, tag, cupy_ok, cupy_reason = backends_to_run(args.backend)
     if args.sizes:
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     else:
