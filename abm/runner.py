@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
+from functools import lru_cache
 import math
 import signal
 import sys
@@ -176,6 +177,7 @@ def fire_event(model, ev) -> None:
 _AMOUNT_UNITS = {"[mass]": "pg", "[substance]": "amol", "": "particles"}
 
 
+@lru_cache(maxsize=None)
 def total_unit(field_unit: str) -> tuple[float, str]:
     """Factor and unit that express a total amount (field unit × µm³) readably.
 
