@@ -127,7 +127,7 @@ def main(argv=None) -> int:
         if args.cmd in ("run", "resume") and not args.checkpoint_wall >= 0:
             return _fail(f"--checkpoint-wall must be >= 0 seconds, got {args.checkpoint_wall}", 2)
         if args.cmd == "run":
-            from .runner import run_scenario  # noqa: PLC0415
+            from .run.runner import run_scenario  # noqa: PLC0415
             from .scenario import load_scenario  # noqa: PLC0415
 
             overrides = list(args.overrides)
@@ -145,7 +145,7 @@ def main(argv=None) -> int:
                   f"  readouts: abm plot {path} --out {path.stem}_readouts.png")
             return 0
         if args.cmd == "resume":
-            from .runner import resume_run  # noqa: PLC0415
+            from .run.runner import resume_run  # noqa: PLC0415
 
             path = resume_run(args.run, until=args.until, backend=args.backend,
                               progress=not args.quiet, verbose=args.verbose,

@@ -16,7 +16,6 @@ move or respond yet (that is the next layer).
 
 from __future__ import annotations
 
-import csv
 import math
 import time
 from pathlib import Path
@@ -24,26 +23,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .fields import DEFAULT_CELL_STEP_MIN, FieldSolver, Species
-
-SEEDS = Path(__file__).resolve().parent.parent / "seeds" / "fields.csv"
-
-
-def load_field_defaults(path: Path = SEEDS) -> dict[str, Species]:
-    """Read the default field parameters (``seeds/fields.csv``) into :class:`Species`.
-
-    Returns
-    -------
-    dict
-        Field name to Species (diffusion µm²/min, decay 1/min, unit).
-    """
-    out = {}
-    with open(path, newline="") as fh:
-        for row in csv.DictReader(fh):
-            out[row["field"]] = Species(row["field"], float(row["diffusion_um2_per_min"]),
-                                        float(row["decay_per_min"]), unit=row["unit"])
-    return out
-
+from .fields import DEFAULT_CELL_STEP_MIN, FieldSolver
+from .seeds import load_field_defaults
 
 def build_demo(backend=None, shape=(64, 64, 32), dx=20.0):
     """Set up the demonstration solver.

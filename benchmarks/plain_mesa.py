@@ -40,7 +40,7 @@ from agent_workload import (  # noqa: E402
     S_VEGF_BASE, S_VEGF_HALF, S_VEGF_HILL, S_VEGF_MAX, SDF_RAMP_MAX, T_BDNF, T_VEGF,
     U_SDF, V_BASE, V_HALF, V_HILL, V_MAX, lattice_side,
 )
-from abm.demo import load_field_defaults  # noqa: E402
+from abm.seeds import load_field_defaults  # noqa: E402
 from abm.fields import FieldSolver  # noqa: E402
 
 #: Hop directions, in the order the uniform draw is matched against them.

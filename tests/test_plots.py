@@ -10,7 +10,7 @@ import pytest
 
 from abm.errors import ModelInputError
 from abm.runfile import RunFileError, RunWriter, open_run
-from abm.runner import run_scenario
+from abm.run.runner import run_scenario
 from test_run import small
 from viz.plots import plot_runs
 

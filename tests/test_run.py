@@ -17,9 +17,9 @@ import pytest
 
 from abm import TissueModel
 from abm.cli import main
-from abm.memory import estimate_bytes
+from abm.run.memory import estimate_bytes
 from abm.runfile import open_run
-from abm.runner import build_model, evaluate_readouts, place_populations
+from abm.run.runner import build_model, evaluate_readouts, place_populations
 from abm.scenario import load_scenario, load_scenario_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -247,7 +247,7 @@ def test_events_do_what_they_say(tmp_path):
     sc = load_scenario(small(tmp_path))
     m = build_model(sc, backend="numpy")
     place_populations(m, sc)
-    from abm.runner import fire_event
+    from abm.run.runner import fire_event
 
     assert m.count("Microglia") == 2000 and m.count("BMSC") == 0
     inj, injection, bolus = sc.events
@@ -266,7 +266,7 @@ def test_events_do_what_they_say(tmp_path):
     after = evaluate_readouts(m, sc.outputs.readouts)["total exosome"]
     # totals of a number-density field are reported in particles
     assert after - before == pytest.approx(1e9, rel=1e-12)
-    from abm.runner import total_unit
+    from abm.run.runner import total_unit
     assert total_unit("1e9 particles/mL") == (pytest.approx(1e-3), "particles")
     assert total_unit("ng/mL") == (pytest.approx(1e-9), "pg")   # 1 ng/mL·µm³ = 1e-12 ng
     assert total_unit("nM") == (pytest.approx(1e-6), "amol")    # 1 nM·µm³ = 1e-24 mol
@@ -390,7 +390,7 @@ def test_a_signal_late_in_a_step_still_checkpoints_before_stopping(tmp_path, mon
     4) stops the run after the next step, with a checkpoint at that step, never with none."""
     from abm.errors import RunStopped
     from abm.runfile import RunWriter
-    from abm.runner import run_scenario
+    from abm.run.runner import run_scenario
 
     calls = {"n": 0}
     flush = RunWriter.flush

@@ -506,7 +506,7 @@ def test_checkpoint_arrays_are_not_transposed(tmp_path):
 
 
 def test_lattice_chunks_hold_whole_z_slabs():
-    from abm.runfile import _chunks_for
+    from abm.runfile.core import _chunks_for
     assert _chunks_for((256, 256, 256), 4) == (8, 256, 256)          # 2 MiB, 8 z-slabs
     assert _chunks_for((100, 1024, 1024), 8) == (1, 256, 1024)       # a slab is over 2 MiB
     assert _chunks_for((5, 7, 10), 8) == (5, 7, 10)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from abm import cli
-from abm.cells import BUILTIN_CELL_TYPES
-from abm.demo import load_field_defaults
+from abm.biology import BUILTIN_CELL_TYPES
+from abm.seeds import load_field_defaults
 from abm.fields import TissueClass
-from abm.model import TissueModel
+from abm.cells import TissueModel
 from abm.regions import BoxRegion, EllipsoidRegion, LabelRegion, ShellRegion, SphereRegion
 from abm.scenario import (ScenarioError, build_labels, catalogue, load_scenario,
                           load_scenario_text, parse_readout)

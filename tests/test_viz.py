@@ -21,7 +21,7 @@ import pytest
 
 from abm.errors import ModelInputError
 from abm.runfile import RunFileError, open_run
-from abm.runner import run_scenario
+from abm.run.runner import run_scenario
 
 pv = pytest.importorskip("pyvista")
 

@@ -399,7 +399,7 @@ def _states_of(run, cell_type: str) -> list[str]:
     if isinstance(cs, dict) and cell_type in cs:
         return [str(s) for s in cs[cell_type]]
     try:
-        from abm.cells import BUILTIN_CELL_TYPES  # noqa: PLC0415
+        from abm.biology import BUILTIN_CELL_TYPES  # noqa: PLC0415
         for cls in BUILTIN_CELL_TYPES:
             if cls.__name__ == cell_type:
                 return list(cls.states)

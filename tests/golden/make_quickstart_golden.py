@@ -20,7 +20,7 @@ def quickstart_readouts(out: Path) -> dict:
     """Run the quickstart on NumPy into ``out`` and return its readout table."""
     sys.path.insert(0, str(ROOT))
     from abm import open_run  # noqa: PLC0415
-    from abm.runner import run_scenario  # noqa: PLC0415
+    from abm.run.runner import run_scenario  # noqa: PLC0415
 
     run_scenario(ROOT / "scenarios" / "quickstart.yaml", out, backend="numpy", overwrite=True,
                  progress=False)

@@ -1,7 +1,7 @@
 """Cell types: Mesa ``Agent`` subclasses whose objects are views onto population rows.
 
-Each built-in cell type is a class (``BMSC``, ``Microglia``, ``Astrocyte``,
-``NeuralProgenitor``, ``Osteoblast``) that declares its *structure* (which
+Each cell type is a class (the built-in ones live in :mod:`abm.biology`) that
+declares its *structure* (which
 field it chemotaxes on and through which receptor, its discrete phenotype
 states, its continuous phenotype variables); its *numbers* (speeds, rates,
 targets) come from ``seeds/cells.csv``, with the evidence or reasoning for
@@ -14,8 +14,9 @@ arrays on attribute access. It is made when somebody asks for it (iterating
 model, and never a second copy of the state. Creating one with
 ``BMSC(model, pos=(x, y, z))`` adds a new cell (one row) to the model.
 
-A new cell type is a subclass::
+A new cell type is a subclass, registered once (:mod:`abm.registry`)::
 
+    @CELL_TYPES.register
     class Osteoclast(LatticeCell):
         states = ("resting", "resorbing")
         parameters = {"speed": 0.1, "persistence": 5.0, "death": 1e-4}
@@ -23,41 +24,18 @@ A new cell type is a subclass::
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
 from typing import ClassVar
 
 import mesa
 
-from .errors import ModelInputError
+from ..errors import ModelInputError
+from ..seeds import load_cell_defaults
 
-__all__ = ["LatticeCell", "BMSC", "Microglia", "Astrocyte", "NeuralProgenitor", "Osteoblast",
-           "BUILTIN_CELL_TYPES", "CellGoneError", "load_cell_defaults"]
-
-CELLS_CSV = Path(__file__).resolve().parent.parent / "seeds" / "cells.csv"
+__all__ = ["LatticeCell", "CellGoneError"]
 
 
 class CellGoneError(AttributeError):
     """The agent a view points at has died or changed type."""
-
-
-def load_cell_defaults(path: Path = CELLS_CSV) -> dict[str, dict[str, float]]:
-    """Default parameters per cell type from ``seeds/cells.csv``.
-
-    Returns
-    -------
-    dict
-        Cell type name to ``{parameter: value}`` (units as in the CSV's ``unit`` column:
-        µm, min, and each field's concentration unit).
-    """
-    out: dict[str, dict[str, float]] = {}
-    with open(path, newline="") as fh:
-        for row in csv.DictReader(fh):
-            out.setdefault(row["cell_type"], {})[row["parameter"]] = float(row["value"])
-    return out
-
-
-_DEFAULTS: dict[str, dict[str, float]] | None = None
 
 
 class LatticeCell(mesa.Agent):
@@ -78,6 +56,10 @@ class LatticeCell(mesa.Agent):
         ``dv/dt = gain (1 - v) - loss v``.
     parameters : dict
         Parameter values that override ``seeds/cells.csv`` for this class.
+    colour : str or None
+        Display colour (``"#rrggbb"``) of the type in the viewer (None: the next free one).
+    state_colours : dict
+        Display colour per state name (states not given take free colours).
 
     Attributes of a view
     --------------------
@@ -99,6 +81,8 @@ class LatticeCell(mesa.Agent):
     states: ClassVar[tuple[str, ...]] = ()
     variables: ClassVar[tuple[str, ...]] = ()
     parameters: ClassVar[dict[str, float]] = {}
+    colour: ClassVar[str | None] = None
+    state_colours: ClassVar[dict[str, str]] = {}
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -108,10 +92,7 @@ class LatticeCell(mesa.Agent):
     @classmethod
     def default_parameters(cls) -> dict[str, float]:
         """Seed defaults for this type (from ``seeds/cells.csv``) updated by ``cls.parameters``."""
-        global _DEFAULTS
-        if _DEFAULTS is None:
-            _DEFAULTS = load_cell_defaults()
-        out = dict(_DEFAULTS.get(cls.cell_type, {}))
+        out = load_cell_defaults().get(cls.cell_type, {})
         for klass in reversed(cls.__mro__):
             out.update(klass.__dict__.get("parameters", {}))
         return out
@@ -201,40 +182,3 @@ class LatticeCell(mesa.Agent):
 
     def step(self) -> None:
         """Array-backed cells advance in whole-population kernels inside ``TissueModel.step``."""
-
-
-class BMSC(LatticeCell):
-    """Bone-marrow mesenchymal stem cell: homes up SDF-1α through CXCR4, secretes VEGF,
-    BDNF and exosomes (seed 000_58091ff4731d18ef)."""
-
-    chemotaxis_field = "SDF-1a"
-    chemotaxis_receptor = "CXCR4"
-    variables = ("CXCR4",)
-
-
-class Microglia(LatticeCell):
-    """Microglia with M0 (resting), M1 (pro-inflammatory) and M2 (anti-inflammatory) states;
-    BMSC exosomes shift M1 to M2 (seed 000_58091ff4731d18ef)."""
-
-    states = ("M0", "M1", "M2")
-
-
-class Astrocyte(LatticeCell):
-    """Astrocyte with a continuous reactivity level (GFAP-like, 0–1)."""
-
-    variables = ("reactivity",)
-
-
-class NeuralProgenitor(LatticeCell):
-    """Neural progenitor / neuroblast from the SVZ; proliferates and migrates up SDF-1α."""
-
-    chemotaxis_field = "SDF-1a"
-    chemotaxis_receptor = "CXCR4"
-    variables = ("CXCR4",)
-
-
-class Osteoblast(LatticeCell):
-    """Bone-forming cell (bone scenarios)."""
-
-
-BUILTIN_CELL_TYPES = (BMSC, Microglia, Astrocyte, NeuralProgenitor, Osteoblast)

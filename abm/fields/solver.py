@@ -34,8 +34,7 @@ declared unit (``Species.unit``), amount = concentration × µm³.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -44,7 +43,8 @@ from kernels.exchange import PointExchange, apply_implicit_exchange
 from kernels.explicit import FACES, ExplicitGeometry
 from kernels.spectral import SpectralPropagator
 
-from .errors import FieldNotFiniteError, ModelInputError
+from ..errors import FieldNotFiniteError, ModelInputError
+from .species import Depot, Species, TissueClass, finite_nonneg
 
 __all__ = [
     "DEFAULT_CELL_STEP_MIN",
@@ -63,130 +63,6 @@ DEFAULT_CELL_STEP_MIN = 1.0
 EXPLICIT_SAFETY = 0.9
 
 SCHEMES = ("auto", "spectral", "explicit")
-
-
-def _finite_nonneg(name: str, value, what: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ModelInputError(f"{what} of {name!r} must be a number, got {value!r}") from None
-    if not math.isfinite(v) or v < 0:
-        raise ModelInputError(f"{what} of {name!r} must be finite and >= 0, got {value!r}")
-    return v
-
-
-@dataclass(frozen=True)
-class Species:
-    """A diffusing field.
-
-    Parameters
-    ----------
-    name : str
-        Field name, e.g. ``"SDF-1a"``.
-    diffusion : float
-        Diffusion coefficient in free tissue, µm²/min.
-    decay : float
-        First-order decay (degradation/clearance) rate, 1/min.
-    initial : float
-        Initial concentration everywhere, in ``unit``.
-    unit : str
-        Concentration unit of the field (a label; the engine does not convert).
-    fixed_faces : mapping of str to float
-        Faces held at a fixed concentration: keys among
-        ``"x-", "x+", "y-", "y+", "z-", "z+"``, values in ``unit``. Faces not
-        listed are no-flux.
-    """
-
-    name: str
-    diffusion: float
-    decay: float = 0.0
-    initial: float = 0.0
-    unit: str = "nM"
-    fixed_faces: Mapping[str, float] = field(default_factory=dict)
-
-    def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name:
-            raise ModelInputError(f"a field needs a non-empty name, got {self.name!r}")
-        _finite_nonneg(self.name, self.diffusion, "diffusion coefficient (µm²/min)")
-        _finite_nonneg(self.name, self.decay, "decay rate (1/min)")
-        _finite_nonneg(self.name, self.initial, "initial value")
-        for face, val in dict(self.fixed_faces).items():
-            if face not in FACES:
-                raise ModelInputError(
-                    f"field {self.name!r}: unknown face {face!r}; use one of {', '.join(FACES)}")
-            _finite_nonneg(self.name, val, f"fixed value on face {face}")
-
-    @property
-    def fixed_mask(self) -> int:
-        """Bit ``2*axis + side`` set for each fixed face."""
-        return sum(1 << FACES.index(f) for f in self.fixed_faces)
-
-
-@dataclass(frozen=True)
-class TissueClass:
-    """Properties of one tissue label.
-
-    Parameters
-    ----------
-    name : str
-        E.g. ``"parenchyma"``, ``"lesion core"``, ``"cortical bone"``.
-    diffusion_scale : float
-        Multiplier of every field's diffusion coefficient in this tissue.
-    decay_scale : float
-        Multiplier of every field's decay rate in this tissue.
-    permeable : bool
-        ``False`` for voxels that carry no flux at all (mineralised bone, a
-        scaffold wall); their diffusion scale is treated as 0.
-    """
-
-    name: str
-    diffusion_scale: float = 1.0
-    decay_scale: float = 1.0
-    permeable: bool = True
-
-    def __post_init__(self):
-        _finite_nonneg(self.name, self.diffusion_scale, "diffusion scale")
-        _finite_nonneg(self.name, self.decay_scale, "decay scale")
-
-
-@dataclass
-class Depot:
-    """A region that releases a loaded amount into a field (e.g. an exosome hydrogel).
-
-    Attributes
-    ----------
-    species : str
-        Field it releases into.
-    voxels : array of int
-        Flat indices of the (permeable) voxels it releases into, evenly.
-    remaining : float
-        Amount still loaded, concentration × µm³ (``inf`` for an inexhaustible source).
-    law : {"first_order", "constant"}
-        ``first_order``: rate × remaining; ``constant``: a fixed amount per minute
-        until empty.
-    rate : float
-        1/min for ``first_order``; amount/min for ``constant``.
-    released : float
-        Amount released so far, concentration × µm³.
-    """
-
-    species: str
-    voxels: object
-    remaining: float
-    law: str
-    rate: float
-    released: float = 0.0
-
-    def release_over(self, dt: float) -> float:
-        """Amount released during the next ``dt`` minutes (updates the depot)."""
-        if self.law == "first_order":
-            amt = self.remaining * -math.expm1(-self.rate * dt)
-        else:
-            amt = min(self.rate * dt, self.remaining)
-        if math.isfinite(self.remaining):
-            self.remaining -= amt
-        self.released += amt
-        return amt
 
 
 class FieldSolver:
@@ -232,7 +108,7 @@ class FieldSolver:
         if len(shape) != 3 or min(shape) < 1:
             raise ModelInputError(f"lattice shape must be three positive integers, got {shape}")
         self.shape = shape
-        self.dx = _finite_nonneg("lattice", dx, "voxel size dx (µm)")
+        self.dx = finite_nonneg("lattice", dx, "voxel size dx (µm)")
         if self.dx == 0:
             raise ModelInputError("voxel size dx must be > 0 µm")
         self.voxel_volume = self.dx**3
@@ -498,7 +374,7 @@ class FieldSolver:
             raise ModelInputError(f"depot amount must be >= 0, got {amount!r}")
         if math.isinf(amount) and law != "constant":
             raise ModelInputError("an inexhaustible (infinite) depot needs law='constant'")
-        rate = _finite_nonneg(name, rate, "depot release rate")
+        rate = finite_nonneg(name, rate, "depot release rate")
         d = Depot(name, self.xp.asarray(self._release_voxels(region, "depot")), amount, law, rate)
         self.depots.append(d)
         return d
@@ -506,7 +382,7 @@ class FieldSolver:
     def add_bolus(self, name: str, region, amount: float) -> None:
         """Add ``amount`` (concentration × µm³) to field ``name`` at once, evenly over ``region``."""
         i = self.index(name)
-        amount = _finite_nonneg(name, amount, "bolus amount")
+        amount = finite_nonneg(name, amount, "bolus amount")
         flat = self._release_voxels(region, "bolus")
         view = self.u[i].reshape(-1)
         view[self.xp.asarray(flat)] += amount / (flat.size * self.voxel_volume)

@@ -20,7 +20,7 @@ from mesa.agent import AgentSet, GroupBy
 
 from kernels.backend import to_numpy
 
-from .cells import LatticeCell
+from .types import LatticeCell
 
 __all__ = ["CellAgentSet"]
 

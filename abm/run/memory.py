@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import os
 
-from .errors import ModelInputError
+from ..errors import ModelInputError
 
 __all__ = ["estimate_bytes", "available_bytes", "check_fits", "format_bytes"]
 

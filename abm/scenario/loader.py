@@ -130,12 +130,12 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Fie
                       ValidationError, model_validator)
 from pydantic_core import PydanticCustomError
 
-from . import rules as rules_
-from . import units as U
-from .cells import BUILTIN_CELL_TYPES
-from .errors import ModelInputError
-from .fields import Species, TissueClass
-from .regions import (AXES, BoxRegion, EllipsoidRegion, LabelRegion, MaskRegion, Region,
+from .. import rules as rules_
+from .. import units as U
+from ..registry import CELL_TYPES
+from ..errors import ModelInputError
+from ..fields import Species, TissueClass
+from ..regions import (AXES, BoxRegion, EllipsoidRegion, LabelRegion, MaskRegion, Region,
                       ShellRegion, SphereRegion)
 
 __all__ = ["ScenarioError", "Scenario", "Domain", "TissueLabel", "FieldSpec", "CellTypeSpec",
@@ -913,15 +913,14 @@ def catalogue(cell_type: str, type_names, field_names, tissue_names):
 
 
 def _builtin(name: str):
-    for c in BUILTIN_CELL_TYPES:
-        if c.cell_type == name:
-            return c
+    if name in CELL_TYPES:
+        return CELL_TYPES.get(name)
     raise _Bad(f"unknown cell type '{name}'{_did_you_mean(name, _builtin_names())}; built-in "
                f"types: {', '.join(_builtin_names())}")
 
 
 def _builtin_names() -> list[str]:
-    return [c.cell_type for c in BUILTIN_CELL_TYPES]
+    return CELL_TYPES.names()
 
 
 def parameter_kind(name: str, cell_type: str, field_units: dict) -> U.Kind:
@@ -1483,7 +1482,7 @@ class _Resolver:
         return out
 
     def fields(self) -> list:
-        from .demo import load_field_defaults  # noqa: PLC0415
+        from ..seeds import load_field_defaults  # noqa: PLC0415
 
         defaults = load_field_defaults()
         out = []
@@ -1604,7 +1603,7 @@ class _Resolver:
         return (ct, row.signal, row.direction, row.behaviour, mx, hm, float(row.hill_power))
 
     def rules_file(self, loc, ct, file, sig, beh) -> list:
-        from .rules import load_rules  # noqa: PLC0415
+        from ..rules import load_rules  # noqa: PLC0415
 
         path = Path(file)
         if not path.is_absolute():

@@ -42,57 +42,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelInputError
+from ..errors import ModelInputError
 
-__all__ = ["Rule", "RuleSet", "load_rules", "hill", "COLUMNS", "TIME_SIGNALS",
-           "NON_BEHAVIOUR", "signal_names", "behaviour_names", "known_parameters"]
+__all__ = ["Rule", "RuleSet", "load_rules", "hill", "COLUMNS"]
 
 COLUMNS = ("cell_type", "signal", "direction", "behaviour", "max_response", "half_max",
            "hill_power")
-
-
-#: Signals every cell type senses, whatever the model (min).
-TIME_SIGNALS = frozenset({"age", "time", "time_since:division", "time_since:differentiation",
-                          "time_since:transition"})
-#: Parameters that are not behaviours: rules cannot change them.
-NON_BEHAVIOUR = ("persistence", "chemotaxis_half_saturation")
-
-
-def signal_names(cls, type_names, field_names, tissue_names) -> set[str]:
-    """Signals cell class ``cls`` can sense in a model with these cell types, fields
-    and tissue labels (the names rules may use)."""
-    s = set(field_names)
-    for other in type_names:
-        s |= {f"density:{other}", f"contact:{other}"}
-    s |= {f"tissue:{t}" for t in tissue_names}
-    s |= {f"state:{x}" for x in cls.states}
-    s |= {f"var:{v}" for v in cls.variables}
-    return s | TIME_SIGNALS
-
-
-def behaviour_names(cls, type_names, field_names) -> set[str]:
-    """Behaviours of cell class ``cls`` that rules may change, in a model with these
-    cell types and fields (chemotaxis only if its field is one of them)."""
-    fields = list(field_names)
-    b = {"speed", "division", "death"}
-    if cls.chemotaxis_field and cls.chemotaxis_field in fields:
-        b.add("chemotaxis")
-    for f in fields:
-        b |= {f"secretion:{f}", f"target:{f}", f"uptake:{f}", f"release:{f}",
-              f"death_release:{f}"}
-    b |= {f"differentiation:{o}" for o in type_names if o != cls.cell_type}
-    b |= {f"transition:{a}->{c}" for a in cls.states for c in cls.states if a != c}
-    b |= {f"gain:{v}" for v in cls.variables} | {f"loss:{v}" for v in cls.variables}
-    return b
-
-
-def known_parameters(cls, type_names, field_names) -> set[str]:
-    """Parameter names cell class ``cls`` accepts: its behaviours, the non-behaviour
-    parameters, ``chemotaxis`` if the class chemotaxes, and ``initial:<variable>``."""
-    known = behaviour_names(cls, type_names, field_names) | set(NON_BEHAVIOUR)
-    if cls.chemotaxis_field:
-        known.add("chemotaxis")
-    return known | {f"initial:{v}" for v in cls.variables}
 
 
 def hill(xp, s, half_max: float, power: float):

@@ -57,8 +57,8 @@ from typing import Any, Iterable
 import h5py
 import numpy as np
 
-from .atomic import atomic_output
-from .errors import ModelInputError
+from ..atomic import atomic_output
+from ..errors import ModelInputError
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "RunFileError", "RunReader", "RunWriter", "open_run",
            "write_xdmf"]

@@ -41,19 +41,18 @@ import numpy as np
 
 from kernels.backend import get_backend, to_numpy
 
-from .cells import BUILTIN_CELL_TYPES
-from .errors import ModelInputError, RunStopped
-from .fields import TissueClass
+from ..registry import CELL_TYPES
+from ..errors import ModelInputError, RunStopped
+from ..fields import TissueClass
 from .memory import check_fits
-from .model import TissueModel
-from .runfile import RunFileError, RunWriter, open_run
-from .scenario import Scenario, build_labels, load_scenario, load_scenario_text
+from ..cells import TissueModel
+from ..runfile import RunFileError, RunWriter, open_run
+from ..scenario import Scenario, build_labels, load_scenario, load_scenario_text
 
 __all__ = ["build_model", "run_scenario", "resume_run", "evaluate_readouts", "RunStopped"]
 
 log = logging.getLogger("abm.run")
 
-_BUILTIN = {c.cell_type: c for c in BUILTIN_CELL_TYPES}
 _EPS = 1e-9
 
 
@@ -95,7 +94,7 @@ def build_model(sc: Scenario, backend=None, seed=None) -> TissueModel:
     TissueModel
     """
     b = get_backend(backend)
-    n_var = max([len(_BUILTIN[c.name].variables) for c in sc.cell_types] + [0])
+    n_var = max([len(CELL_TYPES.get(c.name).variables) for c in sc.cell_types] + [0])
     itemsize = 8 if b.name == "numpy" else 4
     check_fits(sc.domain.shape, len(sc.fields), itemsize, _expected_cells(sc), n_var, b.name)
     labels = build_labels(sc)
@@ -106,7 +105,7 @@ def build_model(sc: Scenario, backend=None, seed=None) -> TissueModel:
         seed = sc.domain.seed
     model = TissueModel(
         shape=sc.domain.shape, dx=sc.domain.dx, fields=[f.species() for f in sc.fields],
-        cell_types=[_BUILTIN[c.name] for c in sc.cell_types],
+        cell_types=[CELL_TYPES.get(c.name) for c in sc.cell_types],
         rules=[r for c in sc.cell_types for r in c.rules],
         parameters={c.name: dict(c.parameters) for c in sc.cell_types},
         capacity=cap_by_label[labels], labels=labels, tissue=tissue, dt=sc.domain.dt,
@@ -189,7 +188,7 @@ def total_unit(field_unit: str) -> tuple[float, str]:
     (float, str)
         Multiply the internal amount by the factor to get the unit.
     """
-    from .units import ureg  # noqa: PLC0415
+    from ..units import ureg  # noqa: PLC0415
 
     try:
         q = (ureg(field_unit) * ureg.um**3)
@@ -476,8 +475,8 @@ def run_scenario(scenario, out, *, overrides=(), backend=None, seed=None, overwr
         out, metadata=meta, scenario_text=sc.text, units=units,
         field_units={f.name: f.unit for f in sc.fields}, tissue_names=model.tissue_names,
         labels=_labels_now(model),
-        cell_types={c.name: {"states": list(_BUILTIN[c.name].states),
-                             "variables": list(_BUILTIN[c.name].variables)} for c in sc.cell_types},
+        cell_types={c.name: {"states": list(CELL_TYPES.get(c.name).states),
+                             "variables": list(CELL_TYPES.get(c.name).variables)} for c in sc.cell_types},
         overwrite=overwrite)
     with _recording(writer, out, verbose):
         log.info("run %s: scenario %s, %s backend, seed %d, lattice %s x %g um, %d steps of %g min",

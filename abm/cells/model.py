@@ -48,12 +48,13 @@ from kernels import rng as R
 from kernels.backend import Backend, get_backend, to_numpy
 
 from .agentset import CellAgentSet
-from .cells import BUILTIN_CELL_TYPES, LatticeCell
-from .errors import ModelInputError
-from .fields import DEFAULT_CELL_STEP_MIN, Depot, FieldSolver, Species, TissueClass
+from ..registry import CELL_TYPES
+from .types import LatticeCell
+from ..errors import ModelInputError
+from ..fields import DEFAULT_CELL_STEP_MIN, Depot, FieldSolver, Species, TissueClass
 from .population import Population
-from . import rules as R_
-from .rules import RuleSet, load_rules
+from .. import rules as R_
+from ..rules import RuleSet, load_rules
 
 __all__ = ["TissueModel"]
 
@@ -72,8 +73,9 @@ class TissueModel(mesa.Model):
         Voxel edge, µm.
     fields : sequence of Species or str
         Fields (a name picks the defaults in ``seeds/fields.csv``).
-    cell_types : sequence of LatticeCell subclasses
-        Array-backed cell types (default: the five built-in types).
+    cell_types : sequence of LatticeCell subclasses, optional
+        Array-backed cell types (default: the package's built-in types,
+        ``abm.registry.CELL_TYPES.builtin_names()``).
     rules : RuleSet, path of a rules CSV, or sequence of 7-tuples, optional
         Signal → behaviour rules (:mod:`abm.rules`).
     parameters : dict, optional
@@ -102,7 +104,7 @@ class TissueModel(mesa.Model):
 
     def __init__(self, shape: Sequence[int] = (32, 32, 32), dx: float = 20.0,
                  fields: Sequence[Species | str] = ("SDF-1a", "VEGF", "BDNF", "exosome"),
-                 cell_types: Sequence[type] = BUILTIN_CELL_TYPES, rules=None,
+                 cell_types: Sequence[type] | None = None, rules=None,
                  parameters: dict | None = None, capacity=1, labels=None,
                  tissue: Sequence[TissueClass] | None = None, dt: float = DEFAULT_CELL_STEP_MIN,
                  seed: int | None = None, backend: str | Backend | None = None,
@@ -129,7 +131,7 @@ class TissueModel(mesa.Model):
             raise ModelInputError(f"dt must be a number of minutes, got {dt!r}") from None
         if not (self.dt > 0 and math.isfinite(self.dt)):
             raise ModelInputError(f"dt must be > 0 min, got {dt!r}")
-        from .demo import load_field_defaults  # noqa: PLC0415
+        from ..seeds import load_field_defaults  # noqa: PLC0415
 
         defaults = None
         species = []
@@ -161,6 +163,8 @@ class TissueModel(mesa.Model):
         self.occupancy = xp.zeros(self.n_voxels, dtype=np.int32)
 
         # cell types
+        if cell_types is None:
+            cell_types = [CELL_TYPES.get(n) for n in CELL_TYPES.builtin_names()]
         self.cell_classes: dict[str, type] = {}
         for cls in cell_types:
             if not (isinstance(cls, type) and issubclass(cls, LatticeCell)):

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import ModelInputError
+from ..errors import ModelInputError
 
 __all__ = ["Region", "SphereRegion", "EllipsoidRegion", "BoxRegion", "ShellRegion", "MaskRegion",
            "LabelRegion", "AXES"]
