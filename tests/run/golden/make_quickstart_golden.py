@@ -1,7 +1,7 @@
-"""Write tests/golden/quickstart_readouts.csv: the quickstart's readout table as exact floats.
+"""Write tests/run/golden/quickstart_readouts.csv: the quickstart's readout table as exact floats.
 
 Run only when a change of behaviour is intended (and say so in the commit):
-``python tests/golden/make_quickstart_golden.py``. Values are written with
+``python tests/run/golden/make_quickstart_golden.py``. Values are written with
 ``float.hex`` so the table round-trips bit for bit.
 """
 
@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 GOLDEN = Path(__file__).with_name("quickstart_readouts.csv")
 
 

@@ -495,7 +495,7 @@ def test_documented_example_loads(tmp_path):
     """The annotated example in docs/scenario-format.md is a valid scenario."""
     from pathlib import Path
 
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "scenario-format.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "scenario-format.md").read_text()
     text = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
     (tmp_path / "microglia_rules.csv").write_text(
         "cell_type,signal,direction,behaviour,max_response,half_max,hill_power\n"

@@ -22,7 +22,7 @@ from abm.runfile import open_run
 from abm.run.runner import build_model, evaluate_readouts, place_populations
 from abm.scenario import load_scenario, load_scenario_text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
 
 SMALL = """

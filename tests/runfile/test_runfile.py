@@ -638,7 +638,7 @@ def _check_killed_file(path: Path) -> int:
 def test_sigkill_at_random_moments_leaves_readable_complete_snapshots(tmp_path):
     delays = np.random.default_rng(2024).uniform(0.3, 1.5, 4)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
+        [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
     script = tmp_path / "writer.py"
     script.write_text(_WRITER)
     procs = []

@@ -1,9 +1,9 @@
 """The quickstart's readouts are bit-identical to a stored golden table.
 
-The table (``tests/golden/quickstart_readouts.csv``, exact floats as ``float.hex``)
+The table (``tests/run/golden/quickstart_readouts.csv``, exact floats as ``float.hex``)
 was written before the package was reorganised; any refactoring that is meant to
 keep behaviour must reproduce it exactly on the NumPy backend. Regenerate it only
-for an intended change of behaviour (``python tests/golden/make_quickstart_golden.py``).
+for an intended change of behaviour (``python tests/run/golden/make_quickstart_golden.py``).
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ def halves_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     """The 30³ stroke-like run of test_run.py (lesion label, SDF-1a, exosome, M0/M1/M2)."""
-    sys.path.insert(0, str(Path(__file__).parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "run"))
     from test_run import small  # noqa: PLC0415
 
     d = tmp_path_factory.mktemp("vizsmall")
@@ -457,7 +457,7 @@ def test_interactive_window_plays_on_an_x_display(small_run, tmp_path):
         script = tmp_path / "window.py"
         script.write_text(_WINDOW_SCRIPT)
         env = dict(os.environ, DISPLAY=display,
-                   PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+                   PYTHONPATH=str(Path(__file__).resolve().parents[2]))
         res = subprocess.run([sys.executable, str(script), str(small_run)], env=env,
                              capture_output=True, text=True, timeout=120)
     finally:
