@@ -13,13 +13,16 @@ TIME_SIGNALS = frozenset({"age", "time", "time_since:division", "time_since:diff
 NON_BEHAVIOUR = ("persistence", "chemotaxis_half_saturation")
 
 
-def signal_names(cls, type_names, field_names, tissue_names) -> set[str]:
-    """Signals cell class ``cls`` can sense in a model with these cell types, fields
-    and tissue labels (the names rules may use)."""
+def signal_names(cls, type_names, field_names, tissue_names, tissue_states=()) -> set[str]:
+    """Signals cell class ``cls`` can sense in a model with these cell types, fields,
+    tissue labels and tissue-process states (the names rules may use): each field,
+    ``density:``/``contact:<type>``, ``tissue:<label>``, ``tissue_state:<state>``,
+    ``state:<s>``, ``var:<v>`` and the time signals (:data:`TIME_SIGNALS`)."""
     s = set(field_names)
     for other in type_names:
         s |= {f"density:{other}", f"contact:{other}"}
     s |= {f"tissue:{t}" for t in tissue_names}
+    s |= {f"tissue_state:{t}" for t in tissue_states}
     s |= {f"state:{x}" for x in cls.states}
     s |= {f"var:{v}" for v in cls.variables}
     return s | TIME_SIGNALS

@@ -186,7 +186,7 @@ def test_same_seed_same_state_different_seed_different_state():
 def test_placement_in_chunks_equals_the_one_shot_draw(monkeypatch):
     """Chunked slot selection picks exactly the slots a one-shot draw over every free slot
     picks (same counter-based keys), on a lattice with capacity 3 and some cells present."""
-    import abm.cells.model as M
+    import abm.cells.placement as M
     from kernels import rng as R
 
     m = TissueModel(shape=(12, 10, 8), fields=("SDF-1a",), capacity=3, seed=11, backend="numpy")

@@ -1,0 +1,147 @@
+"""The *decide* phase: rules turn signals into behaviour values, and those into the
+step's motion probabilities and fate events.
+
+Rates become probabilities over the step, ``1 - exp(-rate dt)``; counter-based
+draws (:mod:`kernels.rng`, keyed by seed, step, id and purpose) become events.
+
+Movement is a lattice walk with drift (an upwind discretisation of
+``∂n/∂t = D ∇²n − ∇·(n w)``): the probability of a hop along ``±e_i`` is
+``D dt/dx² + max(0, ±w_i) dt/dx``, with ``D = speed² × persistence / 3``.
+Chemotaxis follows the receptor law ``w = χ r K/(K + c)² ∇c``, capped at the
+cell's speed (see :mod:`abm.cells.model`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kernels import lattice as L
+from kernels import rng as R
+
+from ..plan import PopulationPlan, StepPlan
+
+__all__ = ["decide"]
+
+
+def decide(model, plan: StepPlan) -> None:
+    """Fill in every population plan's ``hop``/``hop_total`` (motion), ``dies``,
+    ``diff_targets``/``diff_to`` (differentiation), ``divides``, ``new_state``
+    (phenotype-state transitions) and ``var_rates`` (variable gain and loss, 1/min).
+    Nothing in the model changes yet."""
+    for c in plan.populations.values():
+        _motion(model, c, plan.dt)
+        _events(model, c, plan.dt)
+
+
+def _motion(model, c: PopulationPlan, dt: float) -> None:
+    """Hop probabilities per face direction over the step (6, n), or None if nobody moves."""
+    xp, p, n, pop = model.xp, c.params, c.n, c.pop
+    speed = c.behaviour("speed")
+    D = speed * speed * p["persistence"] / 3.0
+    w = None
+    chem = model.chemotaxis_field[c.name]
+    if chem:
+        chi = c.behaviour("chemotaxis")
+        if bool(xp.any(xp.asarray(chi) > 0)):  # one flag, not the array, crosses to the host
+            field = model.fields.field(chem)
+            conc = c.signals[chem]
+            K = p["chemotaxis_half_saturation"]
+            grad = L.gradient_at(xp, field, pop.pos, model.dx)
+            scale = chi * K / (K + xp.maximum(conc, 0.0)) ** 2
+            if c.cls.chemotaxis_receptor:
+                scale = scale * pop.columns[c.cls.chemotaxis_receptor]
+            w = grad * scale.reshape(-1, 1)
+            norm = xp.sqrt((w * w).sum(axis=1))
+            cap = xp.broadcast_to(xp.asarray(speed, dtype=np.float64), (n,))
+            over = norm > cap
+            w = xp.where(over[:, None], w * (cap / xp.maximum(norm, 1e-300))[:, None], w)
+    base = xp.broadcast_to(xp.asarray(D * dt / model.dx**2, dtype=np.float64), (n,))
+    probs = xp.empty((6, n), dtype=np.float64)
+    for a in range(3):
+        if w is None:
+            probs[2 * a] = base
+            probs[2 * a + 1] = base
+        else:
+            probs[2 * a] = base + xp.maximum(-w[:, a], 0.0) * (dt / model.dx)
+            probs[2 * a + 1] = base + xp.maximum(w[:, a], 0.0) * (dt / model.dx)
+    if w is None and not bool(xp.any(xp.asarray(D) > 0)):
+        c.hop = None  # nobody in this population moves this step
+    else:
+        c.hop = probs
+        c.hop_total = probs.sum(axis=0)
+
+
+def _events(model, c: PopulationPlan, dt: float) -> None:
+    """Death, differentiation, division, state transitions and variable rates."""
+    xp, p, rules, n, name = model.xp, c.params, c.rules, c.n, c.name
+    beh = c.behaviour
+
+    def chance(rate):
+        return 1.0 - xp.exp(-xp.asarray(rate, dtype=np.float64) * dt)
+
+    def draw(purpose):
+        return R.uniform_from_keys(xp, c.keys, purpose)
+
+    never = xp.zeros(n, dtype=bool)
+
+    def event(behaviour, purpose):
+        if not c.uses(behaviour):
+            return never  # no rate, no draw
+        return draw(purpose) < chance(beh(behaviour))
+
+    c.dies = event("death", "death")
+    # differentiation: one draw picks whether and into which type
+    targets = [o for o in model.cell_classes if o != name
+               and (p.get(f"differentiation:{o}", 0) > 0 or f"differentiation:{o}" in rules)]
+    diff_to = xp.full(n, -1, dtype=np.int32)
+    if targets:
+        rates = [xp.broadcast_to(xp.asarray(beh(f"differentiation:{o}"), dtype=np.float64), (n,))
+                 for o in targets]
+        total = sum(rates)
+        u = draw("differentiation")
+        pleave = chance(total)
+        go = (u < pleave) & ~c.dies
+        pick = u / xp.maximum(pleave, 1e-300) * total
+        chosen = xp.full(n, len(targets) - 1, dtype=np.int32)  # round-off at the top: last
+        acc = xp.zeros(n)
+        taken = xp.zeros(n, dtype=bool)
+        for k, r in enumerate(rates):
+            hit = ~taken & (pick < acc + r)
+            chosen = xp.where(hit, k, chosen)
+            taken |= hit
+            acc = acc + r
+        diff_to = xp.where(go, chosen, -1)
+    c.diff_targets = targets
+    c.diff_to = diff_to
+    c.divides = event("division", "division") & ~c.dies & (diff_to < 0)
+    if c.cls.states:
+        c.new_state = _transitions(model, c, chance, draw)
+    if c.cls.variables:
+        c.var_rates = {v: (beh(f"gain:{v}"), beh(f"loss:{v}")) for v in c.cls.variables}
+
+
+def _transitions(model, c: PopulationPlan, chance, draw):
+    """Phenotype state of every row after the step (int8): one draw per row picks
+    whether it leaves its state and for which, in proportion to the transition rates."""
+    xp, n, states = model.xp, c.n, c.cls.states
+    st = c.pop.columns["state"]
+    new_state = st.copy()
+    u = draw("transition")
+    for a_i, a in enumerate(states):
+        outs = [(b_i, xp.broadcast_to(xp.asarray(c.behaviour(f"transition:{a}->{b}"),
+                                                 dtype=np.float64), (n,)))
+                for b_i, b in enumerate(states) if b != a]
+        total = sum(r for _, r in outs)
+        pleave = chance(total)
+        pick = u / xp.maximum(pleave, 1e-300) * total
+        here = (st == a_i) & (u < pleave)
+        acc = xp.zeros(n)
+        taken = xp.zeros(n, dtype=bool)
+        for b_i, r in outs:
+            hit = here & ~taken & (pick < acc + r)
+            new_state = xp.where(hit, b_i, new_state)
+            taken |= hit
+            acc = acc + r
+        # float round-off at the top end: assign the last target
+        new_state = xp.where(here & ~taken, outs[-1][0], new_state)
+    return new_state.astype(np.int8)

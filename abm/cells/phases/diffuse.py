@@ -1,0 +1,15 @@
+"""The *diffuse* phase: the fields advance, and with them the model time."""
+
+from __future__ import annotations
+
+from ..plan import StepPlan
+
+__all__ = ["diffuse"]
+
+
+def diffuse(model, plan: StepPlan) -> None:
+    """Advance the fields by the step's ``dt`` minutes (diffusion, decay, the exchange
+    set by the exchange phase, sources and depots; :meth:`FieldSolver.step`), then set
+    the model time to the end of the step, min."""
+    model.fields.step(plan.dt)
+    model.time = plan.end_time
