@@ -29,19 +29,8 @@ step's typed plan (:class:`~abm.cells.plan.StepPlan`, one
 10. **record**: the DataCollector, if any, collects (before the first step it
     also records the initial state as step 0).
 
-Movement is a lattice walk with drift (an upwind discretisation of
-``∂n/∂t = D ∇²n − ∇·(n w)``): the probability of a hop along ``±e_i`` is
-``D dt/dx² + max(0, ±w_i) dt/dx``, so the mean displacement per step is
-exactly ``w dt`` and, without drift, the mean squared displacement grows as
-``6 D t``. ``D = speed² × persistence / 3`` is the random-motility coefficient
-of a persistent random walk in 3D. If the hop probabilities of a step add up
-to more than 1 the step is split into equal movement rounds.
-
-Chemotaxis follows the receptor law: the drift is
-``w = χ r K/(K + c)² ∇c = χ r ∇(c/(K + c))``, the gradient of the fraction of
-occupied receptors, scaled by the receptor level ``r`` (0–1), and capped at the
-cell's speed. It saturates: at ``c ≫ K`` the receptors are full and the cell
-no longer reads the gradient.
+The laws of motion (a lattice walk with drift, chemotaxis by the receptor law)
+are in :mod:`abm.cells.phases.decide`.
 
 The rest of the model lives beside it: placing cells (:mod:`.placement`),
 parameters (:mod:`.parameters`), checkpoints (:mod:`.state`).
@@ -61,7 +50,7 @@ from kernels.backend import Backend, get_backend, to_numpy
 from .. import rules as R_
 from ..errors import ModelInputError
 from ..fields import DEFAULT_CELL_STEP_MIN, FieldSolver, Species, TissueClass
-from ..registry import CELL_TYPES
+from ..fields.species import resolve_species
 from ..rules import RuleSet, load_rules
 from ..tissue import TissueProcess
 from ..tissue.states import check_processes, initial_states
@@ -69,10 +58,9 @@ from . import phases as P
 from . import placement
 from . import state as S
 from .agentset import CellAgentSet
-from .parameters import resolve_parameters
+from .parameters import cell_classes, resolve_parameters
 from .plan import StepPlan
 from .population import Population
-from .types import LatticeCell
 
 __all__ = ["TissueModel"]
 
@@ -154,19 +142,7 @@ class TissueModel(mesa.Model):
             raise ModelInputError(f"dt must be a number of minutes, got {dt!r}") from None
         if not (self.dt > 0 and math.isfinite(self.dt)):
             raise ModelInputError(f"dt must be > 0 min, got {dt!r}")
-        from ..seeds import load_field_defaults  # noqa: PLC0415
-
-        defaults = None
-        species = []
-        for f in fields:
-            if isinstance(f, str):
-                defaults = defaults or load_field_defaults()
-                if f not in defaults:
-                    raise ModelInputError(f"unknown field {f!r}; seeds/fields.csv has "
-                                          f"{sorted(defaults)}, or pass a Species")
-                f = defaults[f]
-            species.append(f)
-        self.fields = FieldSolver(shape, dx, species, labels=labels, tissue=tissue,
+        self.fields = FieldSolver(shape, dx, resolve_species(fields), labels=labels, tissue=tissue,
                                   backend=self.backend, dtype=field_dtype, scheme=scheme)
         self.shape = self.fields.shape
         self.dx = self.fields.dx
@@ -175,39 +151,17 @@ class TissueModel(mesa.Model):
         self.tissue_names = [t.name for t in (tissue or [])]
         self._labels_flat = None if labels is None else xp.asarray(labels).reshape(-1)
 
-        cap = np.asarray(to_numpy(capacity))
-        if cap.ndim == 0:
-            cap = np.full(self.shape, int(cap))
-        if cap.shape != self.shape or not np.issubdtype(cap.dtype, np.number) or (cap < 0).any():
-            raise ModelInputError(
-                f"capacity must be a non-negative integer or an integer array of shape "
-                f"{self.shape}, got {cap.dtype} of shape {cap.shape}")
-        self.capacity = xp.asarray(cap.reshape(-1).astype(np.int32))
+        self.capacity = xp.asarray(placement.capacity_array(capacity, self.shape))
         self.occupancy = xp.zeros(self.n_voxels, dtype=np.int32)
 
         # cell types
-        if cell_types is None:
-            cell_types = [CELL_TYPES.get(n) for n in CELL_TYPES.builtin_names()]
-        self.cell_classes: dict[str, type] = {}
-        for cls in cell_types:
-            if not (isinstance(cls, type) and issubclass(cls, LatticeCell)):
-                raise ModelInputError(f"cell types must be LatticeCell subclasses, got {cls!r}")
-            if cls.cell_type in self.cell_classes:
-                raise ModelInputError(f"cell type {cls.cell_type!r} given twice")
-            self.cell_classes[cls.cell_type] = cls
+        self.cell_classes: dict[str, type] = cell_classes(cell_types)
         self.populations = {n: Population(n, xp, c.states, c.variables)
                             for n, c in self.cell_classes.items()}
         # chemotaxis needs its field; without it the cell type simply does not chemotax
         self.chemotaxis_field = {n: (c.chemotaxis_field if c.chemotaxis_field in self.fields._index
                                      else None) for n, c in self.cell_classes.items()}
-        self.params: dict[str, dict[str, float]] = {}
-        parameters = parameters or {}
-        for name in parameters:
-            if name not in self.cell_classes:
-                raise ModelInputError(f"parameters given for unknown cell type {name!r}; "
-                                      f"the model has {sorted(self.cell_classes)}")
-        for name, cls in self.cell_classes.items():
-            self.params[name] = resolve_parameters(self, cls, parameters.get(name, {}))
+        self.params: dict[str, dict[str, float]] = resolve_parameters(self, parameters or {})
 
         # tissue processes (their states are signals, so they come before the rules)
         self.processes = check_processes(processes)

@@ -1,14 +1,33 @@
-"""A cell type's parameters in a model: the seed defaults it keeps, the user's
-overrides, and their checks (:meth:`abm.cells.TissueModel` builds them once)."""
+"""A model's cell types and their parameters: the classes it is given, the seed
+defaults each keeps, the user's overrides, and their checks (a
+:class:`abm.cells.TissueModel` builds them once)."""
 
 from __future__ import annotations
 
 import math
 
-from ..errors import ModelInputError
 from .. import rules as R_
+from ..errors import ModelInputError
+from ..registry import CELL_TYPES
+from .types import LatticeCell
 
-__all__ = ["known_parameters", "resolve_parameters"]
+__all__ = ["cell_classes", "known_parameters", "resolve_parameters", "type_parameters"]
+
+
+def cell_classes(cell_types) -> dict[str, type]:
+    """Cell type name to class, in the given order (default: the built-in types,
+    ``abm.registry.CELL_TYPES.builtin_names()``); refuses anything but
+    :class:`LatticeCell` subclasses and a type given twice."""
+    if cell_types is None:
+        cell_types = [CELL_TYPES.get(n) for n in CELL_TYPES.builtin_names()]
+    out: dict[str, type] = {}
+    for cls in cell_types:
+        if not (isinstance(cls, type) and issubclass(cls, LatticeCell)):
+            raise ModelInputError(f"cell types must be LatticeCell subclasses, got {cls!r}")
+        if cls.cell_type in out:
+            raise ModelInputError(f"cell type {cls.cell_type!r} given twice")
+        out[cls.cell_type] = cls
+    return out
 
 
 def known_parameters(model, cls) -> set[str]:
@@ -17,7 +36,19 @@ def known_parameters(model, cls) -> set[str]:
     return R_.known_parameters(cls, model.cell_classes, [sp.name for sp in model.fields.species])
 
 
-def resolve_parameters(model, cls, overrides: dict) -> dict[str, float]:
+def resolve_parameters(model, parameters: dict) -> dict[str, dict[str, float]]:
+    """The parameters of every cell type of ``model`` (``model.cell_classes``), from the
+    overrides ``{cell type: {parameter: value}}`` (internal units); see
+    :func:`type_parameters`. Overrides for a type the model lacks are refused."""
+    for name in parameters:
+        if name not in model.cell_classes:
+            raise ModelInputError(f"parameters given for unknown cell type {name!r}; "
+                                  f"the model has {sorted(model.cell_classes)}")
+    return {name: type_parameters(model, cls, parameters.get(name, {}))
+            for name, cls in model.cell_classes.items()}
+
+
+def type_parameters(model, cls, overrides: dict) -> dict[str, float]:
     """The parameters of cell class ``cls`` in ``model`` (internal units).
 
     The class's defaults for behaviours this model knows (seed defaults for fields the

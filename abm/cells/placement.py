@@ -18,7 +18,7 @@ from kernels.backend import to_numpy
 
 from ..errors import ModelInputError
 
-__all__ = ["PLACE_CHUNK", "place_with_exclusion", "add_cells", "new_rows", "seed_cells",
+__all__ = ["PLACE_CHUNK", "capacity_array", "place_with_exclusion", "add_cells", "new_rows", "seed_cells",
            "pick_slots", "remove_cells"]
 
 #: Free slots examined at once when seeding cells (see :func:`pick_slots`).
@@ -58,6 +58,19 @@ def place_with_exclusion(xp, occupancy, capacity, target, key, vacate=None):
         L.scatter_add(xp, occupancy, vacate[ok], -xp.ones(k, np.int32))
     L.scatter_add(xp, occupancy, target[ok], xp.ones(k, np.int32))
     return ok
+
+
+def capacity_array(capacity, shape) -> np.ndarray:
+    """Cells each voxel can hold, as a flat int32 NumPy array, from one integer or an
+    integer array of the lattice ``shape``; refuses negative or misshapen values."""
+    cap = np.asarray(to_numpy(capacity))
+    if cap.ndim == 0:
+        cap = np.full(shape, int(cap))
+    if cap.shape != shape or not np.issubdtype(cap.dtype, np.number) or (cap < 0).any():
+        raise ModelInputError(
+            f"capacity must be a non-negative integer or an integer array of shape "
+            f"{shape}, got {cap.dtype} of shape {cap.shape}")
+    return cap.reshape(-1).astype(np.int32)
 
 
 def new_rows(model, cls, ids, pos, lineage, parent, generation) -> dict:

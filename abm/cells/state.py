@@ -22,7 +22,9 @@ def get_state(model) -> dict:
     columns, the fields, the depots and the tissue processes' states (flat, one
     value per voxel). Built-in behaviour draws its random numbers from (seed,
     step, id, purpose), so no generator state is needed. Ordinary Mesa agents
-    (the slow path) are not included.
+    (the slow path) are not included. On the NumPy backend the arrays may share
+    memory with the model (no copy of a large lattice is made): write them out,
+    or copy them, before the model steps on.
     """
     fs = model.fields
     depots = {}
@@ -42,7 +44,7 @@ def get_state(model) -> dict:
                         for n, p in model.populations.items()},
         "fields": {sp.name: np.asarray(to_numpy(fs.u[i])) for i, sp in enumerate(fs.species)},
         "depots": depots,
-        "tissue_states": {s: np.array(to_numpy(a)) for s, a in model.tissue_states.items()},
+        "tissue_states": {s: np.asarray(to_numpy(a)) for s, a in model.tissue_states.items()},
     }
 
 

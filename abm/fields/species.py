@@ -14,7 +14,7 @@ from kernels.explicit import FACES
 
 from ..errors import ModelInputError
 
-__all__ = ["Species", "TissueClass", "Depot", "finite_nonneg"]
+__all__ = ["Species", "TissueClass", "Depot", "finite_nonneg", "resolve_species"]
 
 def finite_nonneg(name: str, value, what: str) -> float:
     try:
@@ -138,3 +138,27 @@ class Depot:
             self.remaining -= amt
         self.released += amt
         return amt
+
+
+def resolve_species(fields) -> list[Species]:
+    """Species from a sequence of :class:`Species` or names; a name picks its defaults
+    in ``seeds/fields.csv`` (read once, only if some field is given by name).
+
+    Raises
+    ------
+    ModelInputError
+        For a name that ``seeds/fields.csv`` does not have.
+    """
+    from ..seeds import load_field_defaults  # noqa: PLC0415
+
+    defaults = None
+    species = []
+    for f in fields:
+        if isinstance(f, str):
+            defaults = defaults or load_field_defaults()
+            if f not in defaults:
+                raise ModelInputError(f"unknown field {f!r}; seeds/fields.csv has "
+                                      f"{sorted(defaults)}, or pass a Species")
+            f = defaults[f]
+        species.append(f)
+    return species

@@ -6,9 +6,17 @@ draws (:mod:`kernels.rng`, keyed by seed, step, id and purpose) become events.
 
 Movement is a lattice walk with drift (an upwind discretisation of
 ``∂n/∂t = D ∇²n − ∇·(n w)``): the probability of a hop along ``±e_i`` is
-``D dt/dx² + max(0, ±w_i) dt/dx``, with ``D = speed² × persistence / 3``.
-Chemotaxis follows the receptor law ``w = χ r K/(K + c)² ∇c``, capped at the
-cell's speed (see :mod:`abm.cells.model`).
+``D dt/dx² + max(0, ±w_i) dt/dx``, so the mean displacement per step is
+exactly ``w dt`` and, without drift, the mean squared displacement grows as
+``6 D t``. ``D = speed² × persistence / 3`` is the random-motility coefficient
+of a persistent random walk in 3D. If the hop probabilities of a step add up
+to more than 1 the move phase splits the step into equal rounds.
+
+Chemotaxis follows the receptor law: the drift is
+``w = χ r K/(K + c)² ∇c = χ r ∇(c/(K + c))``, the gradient of the fraction of
+occupied receptors, scaled by the receptor level ``r`` (0–1), and capped at the
+cell's speed. It saturates: at ``c ≫ K`` the receptors are full and the cell
+no longer reads the gradient.
 """
 
 from __future__ import annotations
