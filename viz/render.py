@@ -91,7 +91,8 @@ def _single_gif_parts(data: bytes):
     """Split a one-frame GIF into (width, height, colour table, size bits, image data).
 
     The colour table (global or local) is returned padded to ``3 * 2**(bits + 1)`` bytes;
-    the image data runs from the LZW minimum code size to the block terminator."""
+    the image data runs from the LZW minimum code size to the block terminator.
+    """
     if data[:3] != b"GIF":
         raise ValueError("not a GIF")
     w, h, packed = struct.unpack("<HHB", data[6:11])
@@ -163,7 +164,8 @@ def render_run(path, out, *, field=None, time=None, camera="iso", mode="slices",
         ``.png``: one snapshot; ``.gif`` / ``.mp4``: one frame per complete snapshot (MP4
         needs ``pip install imageio-ffmpeg``).
     field : str, optional
-        Field to draw (default: the first field of the run; ``"none"``: cells and tissue only).
+        Field or tissue state to draw, with its unit on the colour bar (default: the first
+        field of the run; ``"none"``: cells and tissue only).
     time : str or float, optional
         PNG only: the snapshot nearest this simulated time, a string with its unit
         (``"12 h"``, ``"90 min"``) or minutes as a number; default the last snapshot.

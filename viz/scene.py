@@ -3,12 +3,15 @@
 :class:`RunScene` draws, for snapshot ``i`` of a run file (read with
 :func:`abm.runfile.open_run`, never from a running model):
 
-* one **field** (cytokine, growth factor) as three orthogonal slices through the domain
+* one **field** (cytokine, growth factor) or **tissue state** (neuron viability, mineral
+  fraction: see :mod:`viz.selection`) as three orthogonal slices through the domain
   centre (``mode="slices"``, the default), as translucent isosurfaces (``"iso"``) or as a
   volume rendering (``"volume"``), coloured with :data:`FIELD_CMAP` over a colour range
   fixed for the whole run (see ``clim``), with a scalar bar titled ``"<name> [<unit>]"``;
 * the **agents** as spheres, one colour per cell type and, for types with states (Microglia
-  M0/M1/M2), one per state (:data:`CELL_PALETTE`, :data:`STATE_PALETTE`), with a legend;
+  M0/M1/M2), one per state, with a legend: the colours the cell types declared, as the run
+  file records them (:func:`viz.palette.cell_colors`; the scene imports nothing of the
+  model);
 * the **tissue regions** (every label but the default label 0: core, penumbra, lesion, ...)
   as translucent contour surfaces of their masks (:data:`TISSUE_PALETTE`);
 * the simulated **time** (``"t = 12.0 h"``), the snapshot number, the agent counts and, when
@@ -35,70 +38,41 @@ from __future__ import annotations
 
 import difflib
 import math
-from typing import Iterable
 
 import numpy as np
 
 from abm.errors import ModelInputError
 
+from .camera import CAMERA_PRESETS, apply_camera
+from .palette import (
+    _EXTRA_TISSUE,
+    BACKGROUND,
+    FIELD_CMAP,
+    ISO_OPACITY,
+    TISSUE_OPACITY,
+    TISSUE_PALETTE,
+    _rgb,
+    cell_colors,
+)
+from .selection import (
+    field_range,
+    format_time,
+    lattice_array,
+    lattice_names,
+    lattice_unit,
+    resolve_field,
+    subsample_stride,
+    time_to_index,
+)
+
+# the scene's helpers are importable from here as before (viz.render, viz.viewer, scripts)
 __all__ = [
-    "BACKGROUND", "CAMERA_PRESETS", "CELL_PALETTE", "CONTOUR_MAX_DIM", "FIELD_CMAP", "MODES",
-    "STATE_PALETTE", "TISSUE_PALETTE", "VOLUME_MAX_DIM", "RunScene", "apply_camera",
-    "cell_colors", "field_range", "format_time", "resolve_field", "subsample_stride",
+    "BACKGROUND", "CAMERA_PRESETS", "CONTOUR_MAX_DIM", "FIELD_CMAP", "MODES", "TISSUE_PALETTE",
+    "VOLUME_MAX_DIM", "RunScene", "apply_camera", "cell_colors", "field_range", "format_time",
+    "lattice_array", "lattice_names", "lattice_unit", "resolve_field", "subsample_stride",
     "time_to_index",
 ]
 
-# ----------------------------------------------------------------------------- palette
-#: Colormap of the fields (perceptually uniform; dark purple = low, yellow = high).
-FIELD_CMAP = "viridis"
-
-#: Background of the render window (dark slate, so translucent tissue and lit spheres show).
-BACKGROUND = "#15181e"
-
-#: One fixed colour per built-in cell type (used for types without states, and as the
-#: fallback of a type's states). Types not listed get the next unused colour of
-#: :data:`_EXTRA_COLORS` in the order of ``run.cell_types``.
-CELL_PALETTE: dict[str, str] = {
-    "BMSC": "#e7298a",              # magenta: the transplanted stem cells
-    "Microglia": "#b0b0b0",         # light grey (drawn per state, see STATE_PALETTE)
-    "Astrocyte": "#ff7f00",         # orange
-    "NeuralProgenitor": "#00c8d7",  # cyan
-    "Osteoblast": "#c8a000",        # ochre
-    "Osteoclast": "#8c510a",        # brown
-}
-
-#: One fixed colour per (cell type, state). States not listed take the colours of
-#: :data:`_EXTRA_COLORS` by state index.
-STATE_PALETTE: dict[tuple[str, str], str] = {
-    ("Microglia", "M0"): "#b0b0b0",   # light grey: resting
-    ("Microglia", "M1"): "#e41a1c",   # red: pro-inflammatory
-    ("Microglia", "M2"): "#3a7fd5",   # blue: anti-inflammatory
-    ("Osteoclast", "resting"): "#8c510a",
-    ("Osteoclast", "resorbing"): "#f4a582",
-}
-
-#: Translucent surface colour per tissue region name; other regions take
-#: :data:`_EXTRA_TISSUE` in label order.
-TISSUE_PALETTE: dict[str, str] = {
-    "core": "#ff4040",
-    "lesion": "#ff6f61",
-    "penumbra": "#ffd27f",
-    "SVZ": "#7fff7f",
-    "svz": "#7fff7f",
-    "bone": "#f0f0e0",
-    "cortical bone": "#f0f0e0",
-    "trabecular bone": "#e0d8c0",
-    "marrow": "#c080ff",
-    "defect": "#80d0ff",
-}
-
-_EXTRA_COLORS = ["#ffff33", "#a6d854", "#f781bf", "#66c2a5", "#8da0cb", "#e5c494",
-                 "#fc8d62", "#b3de69", "#bc80bd", "#ffffff"]
-_EXTRA_TISSUE = ["#80d0ff", "#c080ff", "#7fff7f", "#ffd27f", "#ff80c0", "#d0d0d0"]
-
-#: Opacity of tissue-region surfaces and of isosurfaces.
-TISSUE_OPACITY = 0.18
-ISO_OPACITY = 0.45
 #: Isosurface levels as fractions of the colour range (lo + f (hi - lo)).
 ISO_FRACTIONS = (0.1, 0.3, 0.6)
 #: Volume mode downsamples a field with more voxels than this along an axis.
@@ -107,305 +81,6 @@ VOLUME_MAX_DIM = 128
 CONTOUR_MAX_DIM = 160
 
 MODES = ("slices", "iso", "volume")
-
-#: Camera presets: name -> description (see :func:`apply_camera`).
-CAMERA_PRESETS = {
-    "iso": "isometric view from the (+x, +y, +z) octant, z up, perspective",
-    "xy": "looking down the z axis from +z (top view): x to the right, y up, parallel projection",
-    "xz": "looking along +y from the -y side (front view): x to the right, z up, parallel "
-          "projection",
-    "yz": "looking along -x from the +x side (side view): y to the right, z up, parallel "
-          "projection",
-}
-
-
-def _rgb(color: str) -> np.ndarray:
-    """'#rrggbb' -> uint8 (3,)."""
-    c = color.lstrip("#")
-    return np.array([int(c[k:k + 2], 16) for k in (0, 2, 4)], dtype=np.uint8)
-
-
-# ----------------------------------------------------------------------------- helpers
-def cell_colors(cell_types: Iterable[str], states: dict[str, list[str]]) -> dict:
-    """The colour of every cell type and state of a run.
-
-    Parameters
-    ----------
-    cell_types : iterable of str
-        Cell type names in the run's order.
-    states : dict of str to list of str
-        Cell type -> its states (empty list for types without states).
-
-    Returns
-    -------
-    dict
-        ``{"types": {type: "#rrggbb"}, "states": {type: ["#rrggbb" per state index]}}``.
-        Built-in types and states take their fixed colours (:data:`CELL_PALETTE`,
-        :data:`STATE_PALETTE`); others the next unused colour of a fixed list, so the colours
-        of one run are distinct between types.
-    """
-    cell_types = list(cell_types)
-    used = {CELL_PALETTE[t] for t in cell_types if t in CELL_PALETTE}
-    extra = iter([c for c in _EXTRA_COLORS if c not in used])
-    types = {}
-    for t in cell_types:
-        types[t] = CELL_PALETTE.get(t) or next(extra, "#ffffff")
-    st = {}
-    for t in cell_types:
-        cols = []
-        for k, s in enumerate(states.get(t, [])):
-            c = STATE_PALETTE.get((t, s))
-            if c is None:
-                c = types[t] if k == 0 else _EXTRA_COLORS[(k - 1) % len(_EXTRA_COLORS)]
-            cols.append(c)
-        st[t] = cols
-    return {"types": types, "states": st}
-
-
-def format_time(t_min: float, unit: str = "h") -> str:
-    """Simulated time as shown on pictures: ``"t = 12.0 h"``.
-
-    Parameters
-    ----------
-    t_min : float
-        Time, min.
-    unit : {"h", "min", "d"}
-        Unit to show (the scene uses h for runs of 2 h or more, else min).
-
-    Returns
-    -------
-    str
-    """
-    if unit == "min":
-        return f"t = {t_min:g} min"
-    if unit == "d":
-        return f"t = {t_min / 1440.0:.2f} d"
-    return f"t = {t_min / 60.0:.1f} h"
-
-
-def resolve_field(run, field) -> str | None:
-    """Check a field name against a run; ``None`` picks the first field.
-
-    Parameters
-    ----------
-    run : abm.runfile.RunReader
-    field : str or None
-        Field name (case-insensitive match accepted), ``None`` for the first field of the
-        run, or ``"none"`` / ``""`` for no field (cells and tissue only).
-
-    Returns
-    -------
-    str or None
-        The field name as stored, or None (no field to draw).
-
-    Raises
-    ------
-    ModelInputError
-        Unknown field, with the closest names and the list of the run's fields.
-    """
-    names = list(run.field_names)
-    if field is None:
-        return names[0] if names else None
-    if isinstance(field, str) and field.strip().lower() in ("", "none"):
-        return None
-    if field in names:
-        return field
-    lower = {n.lower(): n for n in names}
-    if str(field).lower() in lower:
-        return lower[str(field).lower()]
-    close = difflib.get_close_matches(str(field), names, n=3, cutoff=0.5)
-    close += [lower[c] for c in difflib.get_close_matches(str(field).lower(), list(lower), n=3,
-                                                           cutoff=0.5) if lower[c] not in close]
-    hint = f"did you mean {' or '.join(repr(c) for c in close[:3])}? " if close else ""
-    raise ModelInputError(f"no field {field!r} in {run.path}; {hint}fields in this run: "
-                          f"{', '.join(names) or 'none'}")
-
-
-def time_to_index(run, time) -> int:
-    """Index of the snapshot nearest a simulated time.
-
-    Parameters
-    ----------
-    run : abm.runfile.RunReader
-    time : str, float or None
-        A time with its unit (``"12 h"``, ``"90 min"``, ``"1.5 d"``), a number of minutes
-        (float, or a string without unit), or None for the last snapshot.
-
-    Returns
-    -------
-    int
-        Index among the complete snapshots (ties go to the earlier one).
-
-    Raises
-    ------
-    ModelInputError
-        Not a time, or outside the snapshots of the run (with the range to choose from).
-    """
-    times = np.asarray(run.times, dtype=float)
-    if len(times) == 0:
-        raise ModelInputError(f"{run.path} holds no complete snapshot yet; wait for the run to "
-                              "write its first snapshot")
-    if time is None:
-        return len(times) - 1
-    if isinstance(time, str):
-        from abm.units import parse_quantity, ureg  # noqa: PLC0415
-        try:
-            q, bare = parse_quantity(time)
-            t = float(q.magnitude) if bare else float(q.to(ureg.minute).magnitude)
-        except Exception as e:  # UnitProblem, pint DimensionalityError
-            raise ModelInputError(f"cannot read time {time!r} ({e}); give a time with its unit, "
-                                  "e.g. '12 h' or '90 min'") from None
-    else:
-        try:
-            t = float(time)
-        except (TypeError, ValueError):
-            raise ModelInputError(f"time must be a time with its unit (e.g. '12 h') or minutes, "
-                                  f"got {time!r}") from None
-    if not math.isfinite(t):
-        raise ModelInputError(f"time must be finite, got {time!r}")
-    span = max(times[-1] - times[0], 1.0)
-    if t < times[0] - 1e-9 * span or t > times[-1] + 1e-9 * span:
-        raise ModelInputError(
-            f"time {time!r} ({t / 60:g} h) is outside the run {run.path}: its snapshots span "
-            f"t = {times[0] / 60:g} .. {times[-1] / 60:g} h ({times[0]:g} .. {times[-1]:g} min); "
-            "choose a time in that range")
-    return int(np.argmin(np.abs(times - t)))
-
-
-def field_range(run, name: str, which="all") -> tuple[float, float]:
-    """Colour range of a field, fixed for a whole run so that frames are comparable.
-
-    Parameters
-    ----------
-    run : abm.runfile.RunReader
-    name : str
-        Field name.
-    which : {"all", "last"} or int
-        ``"all"``: min and max over every complete snapshot, read one snapshot at a time
-        (memory of one field); ``"last"``: the last snapshot only; an int: that snapshot.
-
-    Returns
-    -------
-    (float, float)
-        ``(lo, hi)`` in the field's unit, ``hi > lo`` (a constant field gets
-        ``(v, v + max(|v|, 1))``). Non-finite values are ignored.
-    """
-    idx = range(run.n_snapshots) if which == "all" else [-1 if which == "last" else int(which)]
-    lo, hi = math.inf, -math.inf
-    for i in idx:
-        a = run.field(name, i)
-        fin = a[np.isfinite(a)] if not np.all(np.isfinite(a)) else a
-        if fin.size:
-            lo, hi = min(lo, float(fin.min())), max(hi, float(fin.max()))
-        del a, fin
-    if not math.isfinite(lo):
-        lo, hi = 0.0, 1.0
-    if not hi > lo:
-        hi = lo + (abs(lo) if lo != 0 else 1.0)
-    return lo, hi
-
-
-def subsample_stride(counts: Iterable[int], max_points: int) -> int:
-    """Smallest k such that taking every k-th row of each population draws at most
-    ``max_points`` agents.
-
-    Parameters
-    ----------
-    counts : iterable of int
-        Agents per (visible) cell type.
-    max_points : int
-        Most agents to draw per frame (>= 1).
-
-    Returns
-    -------
-    int
-        k >= 1 (1: all drawn).
-    """
-    counts = [int(c) for c in counts]
-    total = sum(counts)
-    max_points = max(1, int(max_points))
-    if total <= max_points:
-        return 1
-    k = max(1, math.ceil(total / max_points))
-    while sum(math.ceil(c / k) for c in counts) > max_points:
-        k += 1
-    return k
-
-
-def apply_camera(plotter, preset: str, bounds) -> None:
-    """Point the camera with a preset and fit the domain in view.
-
-    Parameters
-    ----------
-    plotter : pyvista.Plotter
-    preset : {"iso", "xy", "xz", "yz"}
-        See :data:`CAMERA_PRESETS`: ``iso`` isometric from the (+x, +y, +z) octant (perspective);
-        ``xy`` top view down z (x right, y up); ``xz`` front view along +y (x right, z up);
-        ``yz`` side view along -x (y right, z up). The three axis views use a parallel
-        projection, so a position maps to the same place in the picture at any depth.
-    bounds : sequence of 6 float
-        Domain bounds (xmin, xmax, ymin, ymax, zmin, zmax), µm.
-
-    Raises
-    ------
-    ModelInputError
-        Unknown preset.
-    """
-    if preset not in CAMERA_PRESETS:
-        raise ModelInputError(f"unknown camera preset {preset!r}; choose one of "
-                              f"{', '.join(CAMERA_PRESETS)}")
-    b = [float(v) for v in bounds]
-    c = np.array([(b[0] + b[1]) / 2, (b[2] + b[3]) / 2, (b[4] + b[5]) / 2])
-    d = max(b[1] - b[0], b[3] - b[2], b[5] - b[4])
-    direction, up = {
-        "iso": ((1.0, 1.0, 1.0), (0.0, 0.0, 1.0)),
-        "xy": ((0.0, 0.0, 1.0), (0.0, 1.0, 0.0)),
-        "xz": ((0.0, -1.0, 0.0), (0.0, 0.0, 1.0)),
-        "yz": ((1.0, 0.0, 0.0), (0.0, 0.0, 1.0)),
-    }[preset]
-    direction = np.array(direction) / np.linalg.norm(direction)
-    cam = plotter.camera
-    cam.focal_point = tuple(c)
-    cam.position = tuple(c + direction * 3.0 * d)
-    cam.up = up
-    if preset == "iso":
-        plotter.disable_parallel_projection()
-    else:
-        plotter.enable_parallel_projection()
-    plotter.reset_camera(bounds=b)
-    if preset == "iso":
-        return
-    # parallel views: fit the domain's face in the left ~70 % of the picture (the legend and the
-    # scalar bar take the right quarter)
-    ax = {"xy": (0, 1), "xz": (0, 2), "yz": (1, 2)}[preset]
-    width, height = b[2 * ax[0] + 1] - b[2 * ax[0]], b[2 * ax[1] + 1] - b[2 * ax[1]]
-    ws = plotter.window_size or (1024, 768)
-    aspect = float(ws[0]) / float(ws[1])
-    scale = 0.5 * max(height * 1.18, width * 1.04 / (aspect * 0.70))
-    right = np.zeros(3)
-    right[ax[0]] = 1.0
-    shift = (0.5 - 0.38) * 2.0 * scale * aspect
-    cam = plotter.camera
-    fp = np.asarray(cam.focal_point, float) + right * shift
-    pos = np.asarray(cam.position, float) + right * shift
-    cam.focal_point, cam.position = tuple(fp), tuple(pos)
-    cam.parallel_scale = scale
-
-
-def _states_of(run, cell_type: str) -> list[str]:
-    """States of a cell type as recorded in the run file (``/cell_types/<type>`` attribute
-    ``states``; empty for types without states)."""
-    cs = getattr(run, "cell_states", None)
-    if isinstance(cs, dict) and cell_type in cs:
-        return [str(s) for s in cs[cell_type]]
-    try:
-        from abm.biology import BUILTIN_CELL_TYPES  # noqa: PLC0415
-        for cls in BUILTIN_CELL_TYPES:
-            if cls.__name__ == cell_type:
-                return list(cls.states)
-    except ImportError:
-        pass
-    return []
 
 
 def _stride_to(shape, limit: int) -> int:
@@ -424,7 +99,8 @@ class RunScene:
         An open run file (the scene does not close it) or a path (opened and owned; closed
         by :meth:`close`).
     field : str or None
-        Field shown first; None: the first field of the run; ``"none"``: no field.
+        Field or tissue state shown first (see :func:`viz.selection.lattice_names`); None:
+        the first field of the run; ``"none"``: no field.
     mode : {"slices", "iso", "volume"}
         How the field is drawn: three orthogonal slices through the centre of the domain
         (voxels, cell data), isosurfaces at :data:`ISO_FRACTIONS` of the colour range
@@ -450,7 +126,7 @@ class RunScene:
     snapshot : int
         Index of the snapshot shown (-1 before the first :meth:`show_snapshot`).
     field : str or None
-        Field shown (None: none).
+        Field or tissue state shown (None: none).
     time_min : float
         Simulated time of the snapshot shown, min.
     stride : int
@@ -501,8 +177,10 @@ class RunScene:
                             else tuple(int(s) // 2 for s in self.shape))
 
         self.cell_types = list(run.cell_types)
-        self.states = {t: _states_of(run, t) for t in self.cell_types}
-        self.colors = cell_colors(self.cell_types, self.states)
+        cs = getattr(run, "cell_states", None) or {}
+        self.states = {t: [str(s) for s in cs.get(t, [])] for t in self.cell_types}
+        self.colors = cell_colors(self.cell_types, self.states,
+                                  getattr(run, "cell_colours", None))
         self._lut = {t: self._color_table(t) for t in self.cell_types}
         self.cell_type_visible = {t: True for t in self.cell_types}
         self.field_visible = self.field is not None
@@ -569,8 +247,9 @@ class RunScene:
         return self._clims[name]
 
     def show_snapshot(self, i: int) -> None:
-        """Show snapshot ``i`` (negative counts from the end): read its field, agents and labels
-        and update the actors in place.
+        """Show snapshot ``i`` (negative counts from the end), updating the actors in place.
+
+        Reads the snapshot's field (or tissue state), agents and labels.
 
         Parameters
         ----------
@@ -592,7 +271,7 @@ class RunScene:
         self.plotter.render()
 
     def set_field(self, name) -> None:
-        """Show field ``name`` (None / "none": no field); one field is shown at a time."""
+        """Show field or tissue state ``name`` (None / "none": none); one at a time."""
         name = resolve_field(self.run, name) if name is not None else None
         if name == self.field and self.field_visible == (name is not None):
             return
@@ -660,12 +339,13 @@ class RunScene:
         sh = self.run.attrs.get("shape")
         if sh is not None and len(np.atleast_1d(sh)) == 3:
             return tuple(int(s) for s in np.atleast_1d(sh))
-        if self.run.field_names:
-            return tuple(int(s) for s in self.run.field(self.run.field_names[0], -1).shape)
+        names = lattice_names(self.run)
+        if names:
+            return tuple(int(s) for s in lattice_array(self.run, names[0], -1).shape)
         return tuple(int(s) for s in self.run.labels(-1).shape)
 
     def _bar_title(self, name: str) -> str:
-        unit = self.run.field_units.get(name, "")
+        unit = lattice_unit(self.run, name)
         return f"{name} [{unit}]" if unit else name
 
     def _remove_scalar_bar(self) -> None:
@@ -743,10 +423,10 @@ class RunScene:
         name = self.field
         if name is None or not self.field_visible or not self._field_actors:
             return
-        if name not in self.run.field_names:
+        if name not in lattice_names(self.run):
             return
         try:
-            arr = self.run.field(name, self.snapshot)
+            arr = lattice_array(self.run, name, self.snapshot)
         except Exception:                                    # field not in this snapshot
             for a in self._field_actors:
                 a.SetVisibility(False)

@@ -6,8 +6,8 @@ A PyVista window with the scene of :mod:`viz.scene` and these controls:
   upper-left corner);
 * a **play/pause** button (bottom left, green when playing): advances one snapshot per timer
   tick (``fps`` per second) and loops;
-* one **checkbox per field** (left, blue): one field is shown at a time; ticking one shows it
-  and unticks the others, unticking the shown one hides the field;
+* one **checkbox per field and per tissue state** (left, blue): one is shown at a time;
+  ticking one shows it and unticks the others, unticking the shown one hides it;
 * one **checkbox per cell type** (left, in the type's colour): shows or hides its agents.
 
 The widget callbacks are plain methods of :class:`RunViewer` (``on_slider``, ``on_play``,
@@ -25,6 +25,7 @@ from pathlib import Path
 from abm.errors import ModelInputError
 
 from .scene import CAMERA_PRESETS, MODES, RunScene, apply_camera
+from .selection import lattice_names, lattice_unit
 
 __all__ = ["RunViewer", "view_run"]
 
@@ -170,13 +171,13 @@ class RunViewer:
             p.add_text(t, position=(40, y + 3), font_size=9, color="white", name=f"label-ct-{t}")
             y += _ROW
         y += 8
-        for f in reversed(run.field_names):
+        for f in reversed(lattice_names(run)):
             on = scene.field_visible and f == scene.field
             self.field_buttons[f] = p.add_checkbox_button_widget(
                 lambda state, f=f: self.on_field_toggle(f, state), value=on,
                 position=(10, y), size=_BUTTON, border_size=3, color_on="#3a7fd5",
                 color_off="#303030", background_color="#aaaaaa")
-            unit = run.field_units.get(f, "")
+            unit = lattice_unit(run, f)
             p.add_text(f"{f} [{unit}]" if unit else f, position=(40, y + 3), font_size=9,
                        color="white", name=f"label-field-{f}")
             y += _ROW

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from abm.errors import ModelInputError
-from abm.runfile import RunFileError, RunWriter, open_run
 from abm.run.runner import run_scenario
-from test_run import small
+from abm.runfile import RunFileError, RunWriter, open_run
 from viz.plots import plot_runs
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "run"))   # also when run alone
+from test_run import small  # noqa: E402
 
 SHORT = ("domain.duration=60 min",)
 TREATED = SHORT + ("cell_types.Microglia.rules.0.max_response=0.02 1/min",)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import time
 import shutil
 import subprocess
 import sys
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -19,16 +19,23 @@ import h5py
 import numpy as np
 import pytest
 
+from abm.biology import BUILTIN_CELL_TYPES
 from abm.errors import ModelInputError
-from abm.runfile import RunFileError, open_run
 from abm.run.runner import run_scenario
+from abm.runfile import RunFileError, open_run
 
 pv = pytest.importorskip("pyvista")
 
 from viz.render import GifStreamWriter, render_run  # noqa: E402
-from viz.scene import (CELL_PALETTE, STATE_PALETTE, RunScene, cell_colors,  # noqa: E402
-                       subsample_stride, time_to_index)
+from viz.scene import RunScene, cell_colors, subsample_stride, time_to_index  # noqa: E402
 from viz.viewer import view_run  # noqa: E402
+
+# The display colours the built-in cell types declare (viz itself reads them from run files).
+CELL_PALETTE = {cls.__name__: cls.colour for cls in BUILTIN_CELL_TYPES if cls.colour}
+STATE_PALETTE = {(cls.__name__, s): c for cls in BUILTIN_CELL_TYPES
+                 for s, c in cls.state_colours.items()}
+DECLARED = {cls.__name__: {"colour": cls.colour, "states": dict(cls.state_colours)}
+            for cls in BUILTIN_CELL_TYPES}
 
 # BMSC fill the left part (x < 180 µm) and Microglia (all M1) the right part (x > 220 µm).
 HALVES = """
@@ -107,7 +114,7 @@ def _rgb(c: str) -> np.ndarray:
 def test_palette_types_and_states_are_distinct():
     cols = cell_colors(["BMSC", "Microglia", "Astrocyte", "NeuralProgenitor", "Osteoblast",
                         "Custom1", "Custom2"],
-                       {"Microglia": ["M0", "M1", "M2"]})
+                       {"Microglia": ["M0", "M1", "M2"]}, DECLARED)
     types = list(cols["types"].values())
     assert len(set(types)) == len(types)
     m = cols["states"]["Microglia"]
