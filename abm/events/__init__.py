@@ -1,0 +1,31 @@
+"""Timeline events of a scenario: each kind is defined in one module and registered in
+:data:`abm.registry.EVENT_KINDS`: :mod:`.injury`, :mod:`.injection`, :mod:`.bolus`,
+:mod:`.depot` (a depot's release law is shared with an injury's, :mod:`.release`).
+
+The interface of a kind (:class:`~.base.EventKind`)::
+
+    class EventKind:
+        name: str                                         # the key under an event
+        schema: type[SchemaModel]                         # pydantic model of its mapping
+        def resolve(self, raw, ctx) -> spec               # cross references, units
+        def describe(self, spec) -> str                   # for abm validate / abm info
+        def expected_cells(self, spec) -> int             # cells it adds (memory estimate)
+        def fire(self, spec, model, ctx: FireContext)     # apply it now
+
+The scenario schema accepts ``events: - {at: <time>, <name>: {...}}`` with one key
+per registered kind; the resolver calls ``resolve`` (a problem it raises as
+:class:`abm.scenario.problems.Bad` is reported at its line); the runner calls ``fire``
+at the start of the first step whose start time has reached ``at``. A kind registered
+by a module outside the package (``EVENT_KINDS.register(MyEvent())``, the module named
+under ``plugins:``) works the same.
+"""
+
+from .base import EventKind, FireContext, event_kind
+from .injury import InjuryEvent, InjurySpec  # registration order: injury, injection, bolus, depot
+from .injection import InjectionEvent, InjectionSpec
+from .bolus import BolusEvent, BolusSpec
+from .depot import DepotEvent
+from .release import DepotSpec
+
+__all__ = ["EventKind", "FireContext", "event_kind", "InjuryEvent", "InjurySpec",
+           "InjectionEvent", "InjectionSpec", "BolusEvent", "BolusSpec", "DepotEvent", "DepotSpec"]

@@ -1,0 +1,34 @@
+"""Readouts of a scenario (``outputs.readouts``): each kind is defined in one module and
+registered in :data:`abm.registry.READOUT_KINDS`: :mod:`.count`, :mod:`.fraction`,
+:mod:`.mean`, :mod:`.maximum` (``max``), :mod:`.total`. ``mean`` and ``max`` read a
+field or a tissue state alike (``mean viability in core``).
+
+The interface of a kind (:class:`~.base.ReadoutKind`)::
+
+    class ReadoutKind:
+        name: str                                          # first word of the string
+        grammar: str                                       # for messages
+        takes_label: bool                                  # may 'in <label>' follow?
+        def parse(self, text, args, label, ctx) -> spec    # spec.text, spec.kind
+        def unit(self, spec, model) -> str                 # unit of the column
+        def evaluate(self, spec, model, ctx) -> float      # the value now
+
+The scenario loader parses each string with :func:`~.parse.parse` (problems at the
+string's line, with did-you-mean); the runner records :func:`~.evaluate.evaluate_readouts`
+with :func:`~.evaluate.readout_units`. A kind registered by a module outside the
+package (``READOUT_KINDS.register(MyReadout())``, the module named under ``plugins:``)
+works the same.
+"""
+
+from .base import EvalContext, ParseContext, Readout, ReadoutKind, grammar, readout_kind
+from .count import CountReadout
+from .fraction import FractionReadout
+from .mean import MeanReadout
+from .maximum import MaxReadout
+from .total import TotalReadout, total_unit
+from .evaluate import evaluate_readouts, readout_units
+from .parse import parse, parse_readout
+
+__all__ = ["EvalContext", "ParseContext", "Readout", "ReadoutKind", "grammar", "readout_kind",
+           "CountReadout", "FractionReadout", "MeanReadout", "MaxReadout", "TotalReadout",
+           "total_unit", "evaluate_readouts", "readout_units", "parse", "parse_readout"]

@@ -1,0 +1,29 @@
+"""``count <type> [<state>] [in <label>]``: living cells of a type (cells)."""
+
+from __future__ import annotations
+
+from ..registry import READOUT_KINDS
+from .base import Readout, ReadoutKind
+from .cells import check_type_state, selection
+
+__all__ = ["CountReadout"]
+
+
+class CountReadout(ReadoutKind):
+    """Cells of a type, optionally in one state and one tissue label."""
+
+    name = "count"
+    grammar = "count <type> [<state>] [in <label>]"
+
+    def parse(self, text, args, label, ctx) -> Readout:
+        self.arity(text, args, 1, 2)
+        state = args[1] if len(args) > 1 else None
+        check_type_state(text, args[0], state, ctx)
+        return Readout(text, "count", cell_type=args[0], state=state, label=label, unit="cells")
+
+    def evaluate(self, spec, model, ctx) -> float:
+        sel, in_state = selection(spec, model, ctx)
+        return float((sel & in_state).sum())
+
+
+READOUT_KINDS.register(CountReadout(), builtin=True)

@@ -1,0 +1,55 @@
+"""The few lines ``abm validate`` prints about a scenario; each event is described by its
+registered kind (:meth:`abm.events.EventKind.describe`)."""
+
+from __future__ import annotations
+
+__all__ = ["summarize"]
+
+
+def summarize(sc) -> str:
+    """A few lines describing scenario ``sc`` (a :class:`~abm.scenario.Scenario`)."""
+    from ..events import event_kind  # noqa: PLC0415
+
+    d = sc.domain
+    lines = [f"scenario {sc.name}" + (f": {sc.description.strip()}" if sc.description else "")]
+    lines.append(f"  lattice {d.shape[0]} x {d.shape[1]} x {d.shape[2]} voxels of {d.dx:g} µm "
+                 f"({' x '.join(f'{e:g}' for e in d.extent)} µm); dt {d.dt:g} min, "
+                 f"{d.n_steps} steps ({d.duration:g} min); seed "
+                 f"{'drawn at run time' if d.seed is None else d.seed}")
+    lines.append("  tissue: " + ", ".join(
+        f"{i} {t.name}" + ("" if t.initially else " (painted by an event)")
+        for i, t in enumerate(sc.tissue)))
+    lines.append("  fields: " + "; ".join(
+        f"{f.name} [{f.unit}] D {f.diffusion:g} µm²/min, decay {f.decay:g}/min"
+        for f in sc.fields))
+    lines.append("  cell types: " + ("; ".join(_cell_type(c) for c in sc.cell_types) or "none"))
+    if sc.processes:
+        lines.append("  tissue processes: " + "; ".join(
+            p.name + (" (" + ", ".join(f"{k} {v:g}" for k, v in p.parameters.items()) + ")"
+                      if p.parameters else "") + ": states " + ", ".join(p.cls.states)
+            for p in sc.processes))
+    lines.append("  populations: " + ("; ".join(
+        f"{p.n_cells if p.n_cells is not None else '?'} {p.cell_type}"
+        + (f" {p.state}" if p.state else "") + f" in {p.region.describe()}"
+        for p in sc.populations) or "none"))
+    lines.append("  events: " + ("; ".join(
+        f"{e.time:g} min {e.kind} {event_kind(e.kind).describe(e.spec)}" for e in sc.events)
+        or "none"))
+    o = sc.outputs
+    lines.append(f"  outputs: snapshots every {o.snapshot_every:g} min, checkpoints every "
+                 f"{o.checkpoint_every:g} min, readouts every {o.readout_every:g} min: "
+                 + ", ".join(r.text for r in o.readouts))
+    if sc.plugins:
+        lines.append("  plugins: " + ", ".join(sc.plugins))
+    return "\n".join(lines)
+
+
+def _cell_type(c) -> str:
+    text = f"{c.name} ({len(c.parameters)} parameter override(s), {len(c.rules)} rule(s))"
+    if c.declared and c.cls is not None:
+        base = c.cls.__mro__[1]
+        ext = "" if base.__name__ == "LatticeCell" else f" extends {base.cell_type},"
+        states = f" states {', '.join(c.cls.states)}" if c.cls.states else ""
+        text = (f"{c.name} (declared,{ext}{states}{';' if states else ''} "
+                f"{len(c.parameters)} parameter override(s), {len(c.rules)} rule(s))")
+    return text

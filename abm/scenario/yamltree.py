@@ -1,0 +1,127 @@
+"""The YAML tree of a scenario file: read with PyYAML's safe loader, the line of every key
+(for line-precise messages), duplicate keys, and ``--set key.path=value`` overrides applied
+before validation. See docs/scenario-format.md ("Overrides")."""
+
+from __future__ import annotations
+
+import yaml
+
+from .problems import ScenarioError, did_you_mean, fmt_path, typename
+
+__all__ = ["read_tree", "line_map", "apply_override"]
+
+
+def read_tree(text: str, name: str):
+    """Parse YAML text safely.
+
+    Returns
+    -------
+    (object, dict, list)
+        The data, the line of each key path (1-based), and duplicate keys as
+        ``(path, line, first line)``.
+
+    Raises
+    ------
+    ScenarioError
+        Invalid YAML (with its line), or a top level that is not a mapping.
+    """
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        ctx = getattr(exc, "context", None)
+        cmark = getattr(exc, "context_mark", None)
+        if ctx and cmark is not None and mark is not None and cmark.line != mark.line:
+            ctx += f" that starts on line {cmark.line + 1}"
+        raise ScenarioError(f"invalid YAML: {problem}" + (f" ({ctx})" if ctx else "")
+                            + "; check indentation, colons and quotes", name,
+                            line=None if mark is None else mark.line + 1) from None
+    if not isinstance(data, dict):
+        raise ScenarioError("the top level must be a mapping of keys (name, domain, fields, ...), "
+                            f"got {typename(data) if data is not None else 'an empty file'}",
+                            name, line=1 if data is not None else None)
+    lines, dups = line_map(node)
+    return data, lines, dups
+
+
+def line_map(node, path=(), out=None, dups=None):
+    """Map key paths to 1-based lines; record duplicate keys."""
+    if out is None:
+        out, dups = {}, []
+    if isinstance(node, yaml.MappingNode):
+        seen = {}
+        for k, v in node.value:
+            key = k.value if isinstance(k, yaml.ScalarNode) else str(k.value)
+            if key in seen:
+                dups.append((path + (key,), k.start_mark.line + 1, seen[key]))
+            seen[key] = k.start_mark.line + 1
+            out[path + (key,)] = k.start_mark.line + 1
+            line_map(v, path + (key,), out, dups)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            out[path + (i,)] = v.start_mark.line + 1
+            line_map(v, path + (i,), out, dups)
+    return out, dups
+
+
+def apply_override(data, text: str, src: str) -> tuple:
+    """Apply one ``key.path=value`` override to the tree ``data`` in place.
+
+    Returns
+    -------
+    tuple
+        The key path set (integer parts index lists).
+
+    Raises
+    ------
+    ScenarioError
+        A malformed override, a path that does not exist, or a value that is not YAML.
+    """
+    if not isinstance(text, str) or "=" not in text:
+        raise ScenarioError(f"malformed override {text!r}: write KEY.PATH=VALUE, e.g. "
+                            f"'domain.dt=2 min'", src, where="--set")
+    key, _, value_text = text.partition("=")
+    key = key.strip()
+    parts = key.split(".")
+    if not key or any(not p for p in parts):
+        raise ScenarioError(f"malformed override {text!r}: the key path is empty or has an empty "
+                            f"part; write KEY.PATH=VALUE, e.g. 'domain.dt=2 min'", src, where="--set")
+    try:
+        value = yaml.safe_load(value_text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"cannot read the value {value_text.strip()!r} as YAML "
+                            f"({getattr(exc, 'problem', None) or exc})", src,
+                            where=f"--set {key}") from None
+    cur, loc = data, []
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        here = fmt_path(loc) or "the top level"
+        if isinstance(cur, list):
+            try:
+                idx = int(part)
+            except ValueError:
+                raise ScenarioError(f"{here} is a list: use an index 0–{len(cur) - 1}, not "
+                                    f"'{part}'", src, where=f"--set {key}") from None
+            if not -len(cur) <= idx < len(cur):
+                raise ScenarioError(f"{here} has {len(cur)} entries; index {idx} does not exist",
+                                    src, where=f"--set {key}")
+            idx %= len(cur)
+            part_key = idx
+        elif isinstance(cur, dict):
+            part_key = part
+            if part not in cur and not last:
+                raise ScenarioError(f"{here} has no key '{part}'{did_you_mean(part, cur)}",
+                                    src, where=f"--set {key}")
+        else:
+            raise ScenarioError(f"{here} is {typename(cur)}, not a mapping or list; cannot set "
+                                f"'{part}' inside it", src, where=f"--set {key}")
+        loc.append(part_key)
+        if last:
+            cur[part_key] = value
+        else:
+            if cur[part_key] is None and isinstance(cur, dict):
+                cur[part_key] = {}
+            cur = cur[part_key]
+    return tuple(loc)
