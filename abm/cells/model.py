@@ -295,8 +295,10 @@ class TissueModel(mesa.Model):
         return float(self.fields.field(name)[tuple(int(c) for c in pos)])
 
     def release(self, name: str, pos, rate: float) -> None:
-        """Release ``rate`` (amount/min) of field ``name`` at voxel ``pos`` during this step
-        (for ordinary Mesa agents; amount = concentration × µm³)."""
+        """Release ``rate`` (amount/min) of field ``name`` at voxel ``pos`` during this step.
+
+        For ordinary Mesa agents; amount = concentration × µm³.
+        """
         i = self.fields.index(name)
         flat = int(np.ravel_multi_index(tuple(int(c) for c in pos), self.shape))
         if not (rate >= 0 and math.isfinite(rate)):
@@ -305,8 +307,10 @@ class TissueModel(mesa.Model):
 
     # ------------------------------------------------------------ step
     def step(self) -> None:
-        """Advance cells, tissue and fields by ``dt`` minutes: the phases of
-        :mod:`abm.cells.phases`, in order (see the module docs)."""
+        """Advance cells, tissue and fields by ``dt`` minutes.
+
+        The step is the phases of :mod:`abm.cells.phases`, in order (see the module docs).
+        """
         # Mesa has already counted this step; draws are keyed by it
         plan = StepPlan(step=self.steps, time=self.time, dt=self.dt)
         P.record_initial(self, plan)
@@ -359,8 +363,9 @@ class TissueModel(mesa.Model):
 
     # ------------------------------------------------------------ checkpoints (.state)
     def get_state(self) -> dict:
-        """Everything needed to continue this model exactly, as plain NumPy arrays and
-        numbers (see :func:`abm.cells.state.get_state`).
+        """Everything needed to continue this model exactly, as plain NumPy arrays and numbers.
+
+        See :func:`abm.cells.state.get_state`.
 
         Returns
         -------
@@ -372,8 +377,11 @@ class TissueModel(mesa.Model):
         return S.get_state(self)
 
     def set_state(self, state: dict) -> None:
-        """Restore a state written by :meth:`get_state` into a model built with the same
-        settings (lattice, fields, cell types, tissue table, tissue processes, seed)."""
+        """Restore a state written by :meth:`get_state`.
+
+        The model must be built with the same settings (lattice, fields, cell types,
+        tissue table, tissue processes, seed).
+        """
         S.set_state(self, state)
 
     # ------------------------------------------------------------ readouts

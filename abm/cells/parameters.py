@@ -1,6 +1,8 @@
-"""A model's cell types and their parameters: the classes it is given, the seed
-defaults each keeps, the user's overrides, and their checks (a
-:class:`abm.cells.TissueModel` builds them once)."""
+"""A model's cell types and their parameters.
+
+The classes a model is given, the seed defaults each keeps, the user's overrides,
+and their checks (a :class:`abm.cells.TissueModel` builds them once).
+"""
 
 from __future__ import annotations
 
@@ -15,9 +17,11 @@ __all__ = ["cell_classes", "known_parameters", "resolve_parameters", "type_param
 
 
 def cell_classes(cell_types) -> dict[str, type]:
-    """Cell type name to class, in the given order (default: the built-in types,
-    ``abm.registry.CELL_TYPES.builtin_names()``); refuses anything but
-    :class:`LatticeCell` subclasses and a type given twice."""
+    """Cell type name to class, in the given order.
+
+    The default is the built-in types, ``abm.registry.CELL_TYPES.builtin_names()``.
+    Anything but :class:`LatticeCell` subclasses, and a type given twice, are refused.
+    """
     if cell_types is None:
         cell_types = [CELL_TYPES.get(n) for n in CELL_TYPES.builtin_names()]
     out: dict[str, type] = {}
@@ -31,15 +35,19 @@ def cell_classes(cell_types) -> dict[str, type]:
 
 
 def known_parameters(model, cls) -> set[str]:
-    """Parameter names cell class ``cls`` accepts in ``model`` (see
-    :func:`abm.rules.known_parameters`)."""
+    """Parameter names cell class ``cls`` accepts in ``model``.
+
+    See :func:`abm.rules.known_parameters`.
+    """
     return R_.known_parameters(cls, model.cell_classes, [sp.name for sp in model.fields.species])
 
 
 def resolve_parameters(model, parameters: dict) -> dict[str, dict[str, float]]:
-    """The parameters of every cell type of ``model`` (``model.cell_classes``), from the
-    overrides ``{cell type: {parameter: value}}`` (internal units); see
-    :func:`type_parameters`. Overrides for a type the model lacks are refused."""
+    """The parameters of every cell type of ``model`` (``model.cell_classes``).
+
+    From the overrides ``{cell type: {parameter: value}}`` (internal units); see
+    :func:`type_parameters`. Overrides for a type the model lacks are refused.
+    """
     for name in parameters:
         if name not in model.cell_classes:
             raise ModelInputError(f"parameters given for unknown cell type {name!r}; "

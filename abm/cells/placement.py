@@ -1,5 +1,7 @@
-"""Placing cells on the lattice: adding, seeding and removing them, and the one
-placement-with-exclusion rule that movement and division share.
+"""Placing cells on the lattice, and the one placement-with-exclusion rule.
+
+Adding, seeding and removing cells, and the placement with exclusion that
+movement and division share.
 
 Every voxel holds at most ``capacity`` cells; ``occupancy`` counts the cells in
 it. :func:`place_with_exclusion` is the only place where cells claim room during
@@ -61,8 +63,11 @@ def place_with_exclusion(xp, occupancy, capacity, target, key, vacate=None):
 
 
 def capacity_array(capacity, shape) -> np.ndarray:
-    """Cells each voxel can hold, as a flat int32 NumPy array, from one integer or an
-    integer array of the lattice ``shape``; refuses negative or misshapen values."""
+    """Cells each voxel can hold, as a flat int32 NumPy array.
+
+    From one integer or an integer array of the lattice ``shape``; negative or
+    misshapen values are refused.
+    """
     cap = np.asarray(to_numpy(capacity))
     if cap.ndim == 0:
         cap = np.full(shape, int(cap))
@@ -92,9 +97,11 @@ def new_rows(model, cls, ids, pos, lineage, parent, generation) -> dict:
 
 
 def add_cells(model, cls, positions, values: dict) -> np.ndarray:
-    """Add cells of class ``cls`` at voxels ``positions`` (int (n, 3)), each of which must
-    have room; ``values`` sets phenotype variables or ``state`` (see
-    :meth:`abm.cells.TissueModel.add_cells`). Returns their ids (NumPy int64)."""
+    """Add cells of class ``cls`` at voxels ``positions`` (int (n, 3)).
+
+    Each voxel must have room; ``values`` sets phenotype variables or ``state`` (see
+    :meth:`abm.cells.TissueModel.add_cells`). Returns their ids (NumPy int64).
+    """
     xp = model.xp
     pos = np.asarray(to_numpy(positions), dtype=np.int64).reshape(-1, 3)
     n = pos.shape[0]
@@ -133,9 +140,11 @@ def add_cells(model, cls, positions, values: dict) -> np.ndarray:
 
 
 def seed_cells(model, cls, n: int, region, values: dict) -> np.ndarray:
-    """Place ``n`` cells of class ``cls`` uniformly at random over the free room of
-    ``region`` (bool array of the lattice shape, or None for everywhere); see
-    :meth:`abm.cells.TissueModel.seed_cells`. Returns their ids (NumPy int64)."""
+    """Place ``n`` cells of class ``cls`` uniformly at random over the free room of ``region``.
+
+    ``region`` is a bool array of the lattice shape, or None for everywhere; see
+    :meth:`abm.cells.TissueModel.seed_cells`. Returns their ids (NumPy int64).
+    """
     room = to_numpy(model.capacity - model.occupancy).astype(np.int64)
     room = np.maximum(room, 0)
     if region is not None:

@@ -1,6 +1,8 @@
-"""A model's whole state as plain NumPy arrays and numbers, and its restoration:
-the content of a checkpoint (:meth:`abm.cells.TissueModel.get_state` /
-:meth:`~abm.cells.TissueModel.set_state`)."""
+"""A model's whole state as plain NumPy arrays and numbers, and its restoration.
+
+This is the content of a checkpoint (:meth:`abm.cells.TissueModel.get_state` /
+:meth:`~abm.cells.TissueModel.set_state`).
+"""
 
 from __future__ import annotations
 
@@ -49,10 +51,12 @@ def get_state(model) -> dict:
 
 
 def set_state(model, state: dict) -> None:
-    """Restore a state written by :func:`get_state` into a model built with the same
-    settings (lattice, fields, cell types, tissue table, tissue processes, seed).
-    A state without ``tissue_states`` (written before tissue processes existed)
-    fits a model without processes."""
+    """Restore a state written by :func:`get_state`.
+
+    The model must be built with the same settings (lattice, fields, cell types,
+    tissue table, tissue processes, seed). A state without ``tissue_states`` (written before tissue processes existed)
+    fits a model without processes.
+    """
     xp = model.xp
     fs = model.fields
     m = state["model"]

@@ -17,6 +17,7 @@ from ..errors import ModelInputError
 __all__ = ["Species", "TissueClass", "Depot", "finite_nonneg", "resolve_species"]
 
 def finite_nonneg(name: str, value, what: str) -> float:
+    """``value`` as a float, refusing NaN, infinity and negatives (``ModelInputError``)."""
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -141,8 +142,10 @@ class Depot:
 
 
 def resolve_species(fields) -> list[Species]:
-    """Species from a sequence of :class:`Species` or names; a name picks its defaults
-    in ``seeds/fields.csv`` (read once, only if some field is given by name).
+    """Species from a sequence of :class:`Species` or names.
+
+    A name picks its defaults in ``seeds/fields.csv`` (read once, only if some field
+    is given by name).
 
     Raises
     ------

@@ -14,10 +14,13 @@ NON_BEHAVIOUR = ("persistence", "chemotaxis_half_saturation")
 
 
 def signal_names(cls, type_names, field_names, tissue_names, tissue_states=()) -> set[str]:
-    """Signals cell class ``cls`` can sense in a model with these cell types, fields,
-    tissue labels and tissue-process states (the names rules may use): each field,
-    ``density:``/``contact:<type>``, ``tissue:<label>``, ``tissue_state:<state>``,
-    ``state:<s>``, ``var:<v>`` and the time signals (:data:`TIME_SIGNALS`)."""
+    """Signals cell class ``cls`` can sense: the names rules may use.
+
+    In a model with these cell types, fields, tissue labels and tissue-process states:
+    each field, ``density:``/``contact:<type>``, ``tissue:<label>``,
+    ``tissue_state:<state>``, ``state:<s>``, ``var:<v>`` and the time signals
+    (:data:`TIME_SIGNALS`).
+    """
     s = set(field_names)
     for other in type_names:
         s |= {f"density:{other}", f"contact:{other}"}

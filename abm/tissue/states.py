@@ -1,5 +1,7 @@
-"""The tissue states of a model: checking the processes, initialising their states
-and advancing them by one step (the model's *tissue* phase).
+"""The tissue states of a model.
+
+Checking the processes, initialising their states and advancing them by one step
+(the model's *tissue* phase).
 
 ``model.tissue_states`` maps every state name to a float64 array with one value
 per voxel (flat, C order over the lattice) on the model's backend. State names
@@ -19,8 +21,11 @@ __all__ = ["check_processes", "initial_states", "advance_states"]
 
 
 def check_processes(processes: Sequence[TissueProcess] | None) -> list[TissueProcess]:
-    """The processes as a list, refusing anything but :class:`TissueProcess` instances
-    and two processes that declare the same state name (:class:`ModelInputError`)."""
+    """The processes as a list, checked.
+
+    Anything but :class:`TissueProcess` instances, and two processes that declare
+    the same state name, are refused (:class:`ModelInputError`).
+    """
     out = list(processes or ())
     owner: dict[str, str] = {}
     for p in out:
@@ -49,8 +54,10 @@ def _as_state(model, proc: TissueProcess, name: str, value):
 
 
 def initial_states(model, processes: Sequence[TissueProcess]) -> dict:
-    """Initial tissue states of every process, in process order (``{state: array}``),
-    from :meth:`TissueProcess.initial`; each declared state must be given."""
+    """Initial tissue states of every process, in process order (``{state: array}``).
+
+    From :meth:`TissueProcess.initial`; each declared state must be given.
+    """
     states = {}
     for proc in processes:
         got = proc.initial(model)
@@ -66,8 +73,11 @@ def initial_states(model, processes: Sequence[TissueProcess]) -> dict:
 
 
 def advance_states(model, processes: Sequence[TissueProcess], dt: float) -> None:
-    """Advance every process by ``dt`` minutes, in order, each seeing the states the
-    earlier ones left. A process may update its arrays in place or replace them."""
+    """Advance every process by ``dt`` minutes, in order.
+
+    Each sees the states the earlier ones left. A process may update its arrays in
+    place or replace them.
+    """
     ts = model.tissue_states
     for proc in processes:
         own = {s: ts[s] for s in proc.states}

@@ -1,5 +1,7 @@
-"""Tissue processes in the model: analytic evolution, the tissue_state signal, order,
-checkpoints and refusals."""
+"""Tissue processes in the model.
+
+Analytic evolution, the tissue_state signal, order, checkpoints and refusals.
+"""
 
 import copy
 import math

@@ -10,8 +10,10 @@ __all__ = ["custom_agents"]
 
 
 def custom_agents(model, plan: StepPlan) -> None:
-    """Run the ``step()`` of every ordinary Mesa agent of the model, in a random order
-    drawn from the model's Mesa generator. Their releases (:meth:`TissueModel.release`)
-    join the exchange phase."""
+    """Run the ``step()`` of every ordinary Mesa agent of the model.
+
+    The order is random, drawn from the model's Mesa generator. The agents' releases
+    (:meth:`TissueModel.release`) join the exchange phase.
+    """
     if model._agents:
         mesa.agent.AgentSet(list(model._agents), random=model.random).shuffle_do("step")

@@ -1,5 +1,7 @@
-"""The *decide* phase: rules turn signals into behaviour values, and those into the
-step's motion probabilities and fate events.
+"""The *decide* phase: behaviour values, motion probabilities and fate events.
+
+Rules turn signals into behaviour values, and those become the step's motion
+probabilities and fate events.
 
 Rates become probabilities over the step, ``1 - exp(-rate dt)``; counter-based
 draws (:mod:`kernels.rng`, keyed by seed, step, id and purpose) become events.
@@ -32,10 +34,13 @@ __all__ = ["decide"]
 
 
 def decide(model, plan: StepPlan) -> None:
-    """Fill in every population plan's ``hop``/``hop_total`` (motion), ``dies``,
+    """Decide the motion and the fate events of every population's agents.
+
+    Fills in every population plan's ``hop``/``hop_total`` (motion), ``dies``,
     ``diff_targets``/``diff_to`` (differentiation), ``divides``, ``new_state``
     (phenotype-state transitions) and ``var_rates`` (variable gain and loss, 1/min).
-    Nothing in the model changes yet."""
+    Nothing in the model changes yet.
+    """
     for c in plan.populations.values():
         _motion(model, c, plan.dt)
         _events(model, c, plan.dt)
@@ -129,8 +134,11 @@ def _events(model, c: PopulationPlan, dt: float) -> None:
 
 
 def _transitions(model, c: PopulationPlan, chance, draw):
-    """Phenotype state of every row after the step (int8): one draw per row picks
-    whether it leaves its state and for which, in proportion to the transition rates."""
+    """Phenotype state of every row after the step (int8).
+
+    One draw per row picks whether it leaves its state and for which, in proportion
+    to the transition rates.
+    """
     xp, n, states = model.xp, c.n, c.cls.states
     st = c.pop.columns["state"]
     new_state = st.copy()

@@ -8,8 +8,10 @@ __all__ = ["diffuse"]
 
 
 def diffuse(model, plan: StepPlan) -> None:
-    """Advance the fields by the step's ``dt`` minutes (diffusion, decay, the exchange
-    set by the exchange phase, sources and depots; :meth:`FieldSolver.step`), then set
-    the model time to the end of the step, min."""
+    """Advance the fields by the step's ``dt`` minutes, then the model time.
+
+    The fields take diffusion, decay, the exchange set by the exchange phase, sources
+    and depots (:meth:`FieldSolver.step`); the model time becomes the end of the step, min.
+    """
     model.fields.step(plan.dt)
     model.time = plan.end_time

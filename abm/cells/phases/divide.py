@@ -14,8 +14,9 @@ __all__ = ["divide"]
 
 
 def divide(model, plan: StepPlan) -> None:
-    """Place a daughter of every dividing cell (``divides``) in a random face-neighbour
-    voxel, if it lies inside the lattice and wins room in one
+    """Place a daughter of every dividing cell (``divides``) in a random face-neighbour voxel.
+
+    The voxel must lie inside the lattice and win room in one
     :func:`~abm.cells.placement.place_with_exclusion` over all populations
     (otherwise the division waits for a later step).
 

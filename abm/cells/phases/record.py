@@ -8,8 +8,10 @@ __all__ = ["record", "record_initial"]
 
 
 def record_initial(model, plan: StepPlan) -> None:
-    """Before the first step, record the initial state as step 0 (once the cells have
-    been placed, so they are included)."""
+    """Before the first step, record the initial state as step 0.
+
+    This happens once the cells have been placed, so they are included.
+    """
     if model.datacollector is not None and not model._collected_initial:
         model.steps -= 1
         model.datacollector.collect(model)

@@ -9,9 +9,11 @@ __all__ = ["tissue"]
 
 
 def tissue(model, plan: StepPlan) -> None:
-    """Advance every tissue process of the model by ``dt`` minutes, in the order they
-    were given (:class:`abm.tissue.TissueProcess`), after the cells' fate and before
-    the fields diffuse; ``model.time`` is still the start of the step. A process that
-    changes the tissue (:meth:`TissueModel.set_tissue`) changes the field engine at once."""
+    """Advance every tissue process of the model by ``dt`` minutes, in the order given.
+
+    The processes (:class:`abm.tissue.TissueProcess`) run after the cells' fate and
+    before the fields diffuse; ``model.time`` is still the start of the step. A process that
+    changes the tissue (:meth:`TissueModel.set_tissue`) changes the field engine at once.
+    """
     if model.processes:
         advance_states(model, model.processes, plan.dt)
