@@ -1,0 +1,144 @@
+"""Recording a run: readouts, snapshots and checkpoints at their intervals, the stop flag
+(SIGTERM/SIGINT: stop after the current step, with a checkpoint), and the run's log."""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from kernels.backend import to_numpy
+
+from ..errors import RunStopped
+from ..readouts import evaluate_readouts, readout_units
+from ..scenario import Scenario
+from .build import labels_now
+
+__all__ = ["CHECKPOINT_WALL_S", "Schedule", "StopFlag", "snapshot", "checkpoint", "record_readouts",
+           "recording", "steps_for"]
+
+log = logging.getLogger("abm.run")
+
+_EPS = 1e-9
+
+
+def steps_for(minutes: float, dt: float) -> int:
+    """Steps covering ``minutes`` (at least 1)."""
+    return max(1, int(round(minutes / dt)))
+
+
+#: Default wall-clock interval between checkpoints, s (BioDynaMo backs up every 30 min):
+#: a node that dies loses at most this much work even if the scenario checkpoints rarely.
+CHECKPOINT_WALL_S = 1800.0
+
+
+def snapshot(writer, model, sc) -> None:
+    """Write the fields and agent tables the scenario records, with the labels now."""
+    fields = {n: np.asarray(to_numpy(model.fields.field(n))) for n in sc.outputs.fields}
+    agents = {n: {k: np.asarray(to_numpy(c)) for k, c in model.populations[n].columns.items()}
+              for n in sc.outputs.agents}
+    writer.write_snapshot(int(model.steps), float(model.time), fields, agents,
+                          labels=labels_now(model))
+
+
+def checkpoint(writer, model, events_fired: int) -> None:
+    """Write the whole state (and how many events have fired) as a restart point."""
+    state = model.get_state()
+    state["runner"] = {"events_fired": int(events_fired)}
+    writer.write_checkpoint(int(model.steps), float(model.time), state)
+
+
+def record_readouts(writer, model, sc) -> None:
+    """Append the scenario's readouts now, with their units."""
+    units = readout_units(model, sc.outputs.readouts)
+    writer.append_readouts(int(model.steps), float(model.time),
+                           evaluate_readouts(model, sc.outputs.readouts), units)
+
+
+class Schedule:
+    """Step counts of the recording intervals."""
+
+    def __init__(self, sc: Scenario, n_end: int):
+        dt = sc.domain.dt
+        self.n_end = n_end
+        self.snap = steps_for(sc.outputs.snapshot_every, dt)
+        self.ckpt = steps_for(sc.outputs.checkpoint_every, dt)
+        self.read = steps_for(sc.outputs.readout_every, dt)
+        self.event_steps = [max(0, math.ceil(ev.time / dt - _EPS)) for ev in sc.events]
+
+
+class StopFlag:
+    """SIGTERM (a batch system's pre-emption) or SIGINT: stop after the current step."""
+
+    def __init__(self):
+        self.signum = None
+        self._old = {}
+
+    def __enter__(self):
+        for s in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._old[s] = signal.signal(s, self._handle)
+            except ValueError:  # not the main thread
+                pass
+        return self
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:  # a second signal: stop now
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __exit__(self, *exc):
+        for s, h in self._old.items():
+            signal.signal(s, h)
+        return False
+
+
+def _mark_failed(writer, exc) -> None:
+    try:
+        writer.set_attrs(status=f"failed: {type(exc).__name__}: {exc}"[:500])
+    except Exception:  # noqa: BLE001 - the original error matters more
+        pass
+
+
+def _setup_log(out: Path, verbose: bool) -> logging.Handler:
+    log.setLevel(logging.INFO)
+    h = logging.FileHandler(out.with_suffix(".log"), mode="a", encoding="utf-8")
+    h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(h)
+    if verbose:
+        sh = logging.StreamHandler(sys.stderr)
+        sh.setFormatter(logging.Formatter("abm: %(message)s"))
+        log.addHandler(sh)
+    return h
+
+
+@contextmanager
+def recording(writer, out: Path, verbose: bool):
+    """Log to ``out``'s .log; on failure mark the run file; always close it."""
+    _setup_log(out, verbose)
+    try:
+        yield
+        writer.set_attrs(status="finished")
+    except RunStopped as exc:
+        log.error("run stopped: %s", exc)
+        raise
+    except BaseException as exc:
+        log.error("run failed: %s", exc)
+        _mark_failed(writer, exc)
+        raise
+    finally:
+        writer.close()
+        _teardown_log()
+
+
+def _teardown_log():
+    for h in list(log.handlers):
+        h.close()
+        log.removeHandler(h)
+
+
