@@ -82,7 +82,14 @@ class TissueProcess:
                 for s, (v0, _) in self.states.items()}
 
     def step(self, model, states: dict, dt: float) -> None:
-        """Advance the states by ``dt`` minutes, in place (``states[name]`` arrays)."""
+        """Advance the states by ``dt`` minutes, in place (``states[name]`` arrays).
+
+        ``states`` holds this process's own states (name to flat float64 array on
+        ``model.xp``); every process's states, as the earlier processes of the step
+        left them, are in ``model.tissue_states`` (read them, do not write them).
+        ``model.time`` is the start of the step, min. Assigning a new array to
+        ``states[name]`` also works (it is copied into place).
+        """
         raise NotImplementedError(f"tissue process {self.name!r} defines no step()")
 
     def __repr__(self) -> str:
