@@ -200,7 +200,9 @@ class RunReader:
         tg = g["tissue_states"] if "tissue_states" in g else {}
         key = _esc(name)
         if key not in tg:
-            there = ", ".join(_unesc(k) for k in tg.keys()) or "none"
+            here = {_unesc(k) for k in tg.keys()}
+            there = ", ".join([n for n in self.tissue_state_names if n in here]
+                              + sorted(here - set(self.tissue_state_names))) or "none"
             raise RunFileError(f"no tissue state {name!r} in snapshot {i} of {self.path}; "
                                f"tissue states: {there}")
         return _read_lattice(tg[key])
