@@ -1,13 +1,18 @@
 """3D playback and pictures of runs; reads run files only, never a running model.
 
-* :mod:`viz.scene`: :class:`~viz.scene.RunScene`, a PyVista scene of one snapshot (fields as
-  slices, isosurfaces or a volume; agents coloured by cell type and state; tissue regions;
+* :mod:`viz.scene`: :class:`~viz.scene.RunScene`, a PyVista scene of one snapshot (fields and
+  tissue states as slices, isosurfaces or a volume; agents coloured by cell type and state;
+  tissue regions;
   the simulated time), updated in place snapshot by snapshot; the palette and camera presets.
 * :mod:`viz.render`: :func:`~viz.render.render_run`, off-screen PNG / GIF / MP4
   (``abm render``).
 * :mod:`viz.viewer`: :func:`~viz.viewer.view_run`, the interactive window with a time slider,
   play/pause and toggles (``abm view``).
 * :mod:`viz.plots`: matplotlib plots of readout time series (``abm plot``).
+* pieces of the scene: :mod:`viz.palette` (colours; cell colours come from the run file),
+  :mod:`viz.selection` (fields and tissue states, times, colour ranges, subsampling),
+  :mod:`viz.camera`, and the layers :mod:`viz.field_layer`, :mod:`viz.agent_layer`,
+  :mod:`viz.tissue_layer`.
 
 PyVista is imported only when a scene is built, so ``import viz`` is cheap. The names below
 are loaded on first use.

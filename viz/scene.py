@@ -24,6 +24,11 @@ fields drawn as isosurfaces or volumes, and the tissue masks, on one whose point
 voxel **centres** (origin ``origin_um + dx_um / 2``, point data). An agent in voxel
 ``(ix, iy, iz)`` is drawn at ``origin_um + (index + 0.5) * dx_um``.
 
+The drawing is split by what is drawn: :mod:`viz.field_layer` (the field or tissue state),
+:mod:`viz.agent_layer` (the agents) and :mod:`viz.tissue_layer` (the tissue regions), mixins
+of :class:`RunScene`; the colours are in :mod:`viz.palette`, the choice of what to show in
+:mod:`viz.selection` and the camera presets in :mod:`viz.camera`.
+
 Memory: the scene reads one snapshot at a time (one field array, the agent columns ``pos``
 and ``state`` of the visible types, the label array) and keeps only what the current frame
 draws plus one copy of the labels (to notice when they change); nothing grows with the number
@@ -37,23 +42,15 @@ per axis; isosurfaces and tissue contours are also computed on a grid downsample
 from __future__ import annotations
 
 import difflib
-import math
 
 import numpy as np
 
 from abm.errors import ModelInputError
 
+from .agent_layer import _AgentLayer
 from .camera import CAMERA_PRESETS, apply_camera
-from .palette import (
-    _EXTRA_TISSUE,
-    BACKGROUND,
-    FIELD_CMAP,
-    ISO_OPACITY,
-    TISSUE_OPACITY,
-    TISSUE_PALETTE,
-    _rgb,
-    cell_colors,
-)
+from .field_layer import CONTOUR_MAX_DIM, ISO_FRACTIONS, MODES, VOLUME_MAX_DIM, _FieldLayer
+from .palette import BACKGROUND, FIELD_CMAP, TISSUE_PALETTE, cell_colors
 from .selection import (
     field_range,
     format_time,
@@ -64,31 +61,18 @@ from .selection import (
     subsample_stride,
     time_to_index,
 )
+from .tissue_layer import _TissueLayer
 
 # the scene's helpers are importable from here as before (viz.render, viz.viewer, scripts)
 __all__ = [
-    "BACKGROUND", "CAMERA_PRESETS", "CONTOUR_MAX_DIM", "FIELD_CMAP", "MODES", "TISSUE_PALETTE",
-    "VOLUME_MAX_DIM", "RunScene", "apply_camera", "cell_colors", "field_range", "format_time",
-    "lattice_array", "lattice_names", "lattice_unit", "resolve_field", "subsample_stride",
-    "time_to_index",
+    "BACKGROUND", "CAMERA_PRESETS", "CONTOUR_MAX_DIM", "FIELD_CMAP", "ISO_FRACTIONS", "MODES",
+    "TISSUE_PALETTE", "VOLUME_MAX_DIM", "RunScene", "apply_camera", "cell_colors", "field_range",
+    "format_time", "lattice_array", "lattice_names", "lattice_unit", "resolve_field",
+    "subsample_stride", "time_to_index",
 ]
 
-#: Isosurface levels as fractions of the colour range (lo + f (hi - lo)).
-ISO_FRACTIONS = (0.1, 0.3, 0.6)
-#: Volume mode downsamples a field with more voxels than this along an axis.
-VOLUME_MAX_DIM = 128
-#: Isosurfaces and tissue contours are computed on at most this many voxels per axis.
-CONTOUR_MAX_DIM = 160
-
-MODES = ("slices", "iso", "volume")
-
-
-def _stride_to(shape, limit: int) -> int:
-    return max(1, math.ceil(max(shape) / limit))
-
-
 # ----------------------------------------------------------------------------- the scene
-class RunScene:
+class RunScene(_FieldLayer, _AgentLayer, _TissueLayer):
     """One snapshot of a run in a PyVista plotter; actors are updated in place.
 
     Parameters
@@ -334,7 +318,7 @@ class RunScene:
         if self._own_run:
             self.run.close()
 
-    # ------------------------------------------------------------------ fields
+    # ------------------------------------------------------------------ geometry
     def _lattice_shape(self) -> tuple[int, int, int]:
         sh = self.run.attrs.get("shape")
         if sh is not None and len(np.atleast_1d(sh)) == 3:
@@ -343,218 +327,6 @@ class RunScene:
         if names:
             return tuple(int(s) for s in lattice_array(self.run, names[0], -1).shape)
         return tuple(int(s) for s in self.run.labels(-1).shape)
-
-    def _bar_title(self, name: str) -> str:
-        unit = lattice_unit(self.run, name)
-        return f"{name} [{unit}]" if unit else name
-
-    def _remove_scalar_bar(self) -> None:
-        if self._scalar_bar_title is not None:
-            try:
-                self.plotter.remove_scalar_bar(self._scalar_bar_title, render=False)
-            except (KeyError, ValueError, AttributeError):
-                pass
-
-    def _centre_grid(self, stride: int = 1):
-        pv = self._pv
-        dims = tuple(len(range(0, s, stride)) for s in self.shape)
-        return pv.ImageData(dimensions=dims, spacing=tuple(self.spacing * stride),
-                            origin=tuple(self.origin + self.spacing / 2))
-
-    def _build_field_actors(self) -> None:
-        """(Re)create the actors of the current field (on a field or mode change)."""
-        pv, p = self._pv, self.plotter
-        for a in self._field_actors:
-            p.remove_actor(a, render=False)
-        self._remove_scalar_bar()
-        self._field_actors, self._field_meshes = [], []
-        self._scalar_bar_title = None
-        name = self.field
-        if name is None or not self.field_visible:
-            return
-        lo, hi = self.clim(name)
-        title = self._bar_title(name)
-        bar = dict(title=title, color="white", vertical=True, position_x=0.84, position_y=0.06,
-                   height=0.45, width=0.05, title_font_size=12, label_font_size=11, fmt="%.3g")
-        nx, ny, nz = self.shape
-        ox, oy, oz = self.origin
-        dx, dy, dz = self.spacing
-        if self.mode == "slices":
-            ix, iy, iz = (min(max(0, k), s - 1) for k, s in zip(self.slice_index, self.shape))
-            planes = [
-                ("x", pv.ImageData(dimensions=(1, ny + 1, nz + 1), spacing=(dx, dy, dz),
-                                   origin=(ox + (ix + 0.5) * dx, oy, oz)), ix),
-                ("y", pv.ImageData(dimensions=(nx + 1, 1, nz + 1), spacing=(dx, dy, dz),
-                                   origin=(ox, oy + (iy + 0.5) * dy, oz)), iy),
-                ("z", pv.ImageData(dimensions=(nx + 1, ny + 1, 1), spacing=(dx, dy, dz),
-                                   origin=(ox, oy, oz + (iz + 0.5) * dz)), iz),
-            ]
-            for k, (axis, plane, _) in enumerate(planes):
-                plane.cell_data[name] = np.full(plane.n_cells, lo, dtype=np.float32)
-                act = p.add_mesh(plane, scalars=name, cmap=FIELD_CMAP, clim=(lo, hi),
-                                 show_scalar_bar=(k == 0), scalar_bar_args=bar,
-                                 name=f"field-slice-{axis}", lighting=False, render=False)
-                self._field_actors.append(act)
-                self._field_meshes.append((axis, plane))
-            self._slices = [k for _, _, k in planes]
-        elif self.mode == "iso":
-            self._iso_stride = _stride_to(self.shape, CONTOUR_MAX_DIM)
-            mesh = self._points_placeholder()
-            mesh.point_data[name] = np.zeros(mesh.n_points, np.float32)
-            act = p.add_mesh(mesh, scalars=name, cmap=FIELD_CMAP, clim=(lo, hi),
-                             opacity=ISO_OPACITY,
-                             show_scalar_bar=True, scalar_bar_args=bar, name="field-iso",
-                             smooth_shading=True, render=False)
-            mesh.copy_from(pv.PolyData())
-            self._field_actors.append(act)
-            self._field_meshes.append(("iso", mesh))
-        else:  # volume
-            self._vol_stride = _stride_to(self.shape, VOLUME_MAX_DIM)
-            grid = self._centre_grid(self._vol_stride)
-            grid.point_data[name] = np.full(grid.n_points, lo, dtype=np.float32)
-            act = p.add_volume(grid, scalars=name, cmap=FIELD_CMAP, clim=(lo, hi),
-                               opacity="sigmoid", scalar_bar_args=bar, name="field-volume",
-                               render=False)
-            self._field_actors.append(act)
-            self._field_meshes.append(("volume", act.mapper.dataset))
-        self._scalar_bar_title = title
-
-    def _update_field(self) -> None:
-        name = self.field
-        if name is None or not self.field_visible or not self._field_actors:
-            return
-        if name not in lattice_names(self.run):
-            return
-        try:
-            arr = lattice_array(self.run, name, self.snapshot)
-        except Exception:                                    # field not in this snapshot
-            for a in self._field_actors:
-                a.SetVisibility(False)
-            return
-        for a in self._field_actors:
-            a.SetVisibility(True)
-        if self.mode == "slices":
-            for (axis, plane), k in zip(self._field_meshes, self._slices):
-                if axis == "x":
-                    v = arr[k, :, :]
-                elif axis == "y":
-                    v = arr[:, k, :]
-                else:
-                    v = arr[:, :, k]
-                plane.cell_data[name] = np.asarray(v, dtype=np.float32).ravel(order="F")
-        elif self.mode == "iso":
-            s = self._iso_stride
-            grid = self._centre_grid(s)
-            grid.point_data[name] = np.asarray(arr[::s, ::s, ::s], np.float32).ravel(order="F")
-            del arr
-            lo, hi = self.clim(name)
-            levels = [lo + f * (hi - lo) for f in ISO_FRACTIONS]
-            surf = grid.contour(levels, scalars=name)
-            del grid
-            mesh = self._field_meshes[0][1]
-            mesh.copy_from(surf if surf.n_points else self._pv.PolyData())
-        else:
-            s = self._vol_stride
-            grid = self._field_meshes[0][1]
-            grid.point_data[name] = np.asarray(arr[::s, ::s, ::s], np.float32).ravel(order="F")
-            grid.Modified()
-
-    # ------------------------------------------------------------------ agents
-    def _color_table(self, t: str) -> np.ndarray:
-        cols = self.colors["states"].get(t) or []
-        return np.array([_rgb(c) for c in cols] + [_rgb(self.colors["types"][t])], np.uint8)
-
-    def _points_placeholder(self):
-        return self._pv.PolyData(np.array([[float(self.bounds[0]), float(self.bounds[2]),
-                                            float(self.bounds[4])]]))
-
-    def _points_mesh(self, pts: np.ndarray, rgb: np.ndarray):
-        pv = self._pv
-        mesh = pv.PolyData(np.asarray(pts, dtype=np.float32).reshape(-1, 3)) if len(pts) \
-            else pv.PolyData()
-        if len(pts):
-            mesh.point_data["rgb"] = rgb
-        return mesh
-
-    def _add_points_actor(self, t: str, mesh):
-        one = self._points_placeholder()
-        one.point_data["rgb"] = np.array([_rgb(self.colors["types"][t])], np.uint8)
-        act = self.plotter.add_mesh(one, scalars="rgb", rgb=True, render_points_as_spheres=True,
-                                    point_size=self.point_size, name=f"agents-{t}",
-                                    show_scalar_bar=False, render=False)
-        self._agent_meshes[t] = act.mapper.dataset
-        self._agent_meshes[t].copy_from(mesh)
-        return act
-
-    def _update_agents(self) -> None:
-        run, i = self.run, self.snapshot
-        self.counts = {t: run.agent_count(t, i) for t in self.cell_types}
-        visible = [t for t in self.cell_types if self.cell_type_visible[t]]
-        k = subsample_stride([self.counts[t] for t in visible], self.max_points)
-        self.stride = k
-        drawn = 0
-        for t in self.cell_types:
-            mesh = self._agent_meshes[t]
-            if not self.cell_type_visible[t] or self.counts[t] == 0:
-                mesh.copy_from(self._pv.PolyData())
-                continue
-            cols = ["pos"] + (["state"] if self.states[t] else [])
-            try:
-                tab = run.agents(t, i, columns=cols)
-            except Exception:
-                tab = run.agents(t, i, columns=["pos"])
-            if "pos" not in tab:
-                mesh.copy_from(self._pv.PolyData())
-                continue
-            pos = np.asarray(tab["pos"])[::k]
-            xyz = self.origin + (pos.astype(np.float64) + 0.5) * self.spacing
-            lut = self._lut[t]
-            if "state" in tab and len(lut) > 1:
-                st = np.asarray(tab["state"])[::k].astype(np.int64)
-                st = np.where((st >= 0) & (st < len(lut) - 1), st, len(lut) - 1)
-                rgb = lut[st]
-            else:
-                rgb = np.broadcast_to(lut[-1], (len(pos), 3)).copy()
-            mesh.copy_from(self._points_mesh(xyz, rgb))
-            drawn += len(pos)
-            del tab, pos, xyz, rgb
-        self.n_points_drawn = drawn
-
-    # ------------------------------------------------------------------ tissue
-    def _update_tissue(self) -> None:
-        lab = np.asarray(self.run.labels(self.snapshot))
-        if self._prev_labels is not None and np.array_equal(lab, self._prev_labels):
-            return
-        self._prev_labels = np.array(lab, copy=True)
-        p = self.plotter
-        for a in self._tissue_actors.values():
-            p.remove_actor(a, render=False)
-        self._tissue_actors = {}
-        present = []
-        names = list(self.run.tissue_names)
-        s = _stride_to(self.shape, CONTOUR_MAX_DIM)
-        sub = lab[::s, ::s, ::s]
-        used = [int(v) for v in np.unique(sub) if int(v) != 0]
-        extra = iter(_EXTRA_TISSUE * 4)
-        for v in used:
-            name = names[v] if v < len(names) else f"label {v}"
-            color = TISSUE_PALETTE.get(name) or next(extra)
-            # pad with a layer of zeros so that regions touching the domain boundary close
-            m = np.pad((sub == v).astype(np.float32), 1)
-            grid = self._pv.ImageData(dimensions=m.shape, spacing=tuple(self.spacing * s),
-                                      origin=tuple(self.origin + self.spacing / 2
-                                                   - self.spacing * s))
-            grid.point_data["mask"] = m.ravel(order="F")
-            surf = grid.contour([0.5], scalars="mask")
-            if surf.n_points == 0:
-                continue
-            act = p.add_mesh(surf, color=color, opacity=TISSUE_OPACITY, name=f"tissue-{name}",
-                             smooth_shading=True, show_scalar_bar=False, render=False)
-            self._tissue_actors[name] = act
-            present.append((name, color))
-        if present != self._tissue_present:
-            self._tissue_present = present
-            self._update_legend()
 
     # ------------------------------------------------------------------ text, legend
     def _update_legend(self) -> None:
