@@ -2,8 +2,7 @@
 
 * :mod:`viz.scene`: :class:`~viz.scene.RunScene`, a PyVista scene of one snapshot (fields and
   tissue states as slices, isosurfaces or a volume; agents coloured by cell type and state;
-  tissue regions;
-  the simulated time), updated in place snapshot by snapshot; the palette and camera presets.
+  tissue regions; the simulated time), updated in place snapshot by snapshot.
 * :mod:`viz.render`: :func:`~viz.render.render_run`, off-screen PNG / GIF / MP4
   (``abm render``).
 * :mod:`viz.viewer`: :func:`~viz.viewer.view_run`, the interactive window with a time slider,
