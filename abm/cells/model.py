@@ -52,6 +52,7 @@ from ..errors import ModelInputError
 from ..fields import DEFAULT_CELL_STEP_MIN, FieldSolver, Species, TissueClass
 from ..fields.species import resolve_species
 from ..rules import RuleSet, load_rules
+from ..rules.semantics import check_rules
 from ..tissue import TissueProcess
 from ..tissue.states import check_processes, initial_states
 from . import phases as P
@@ -175,6 +176,7 @@ class TissueModel(mesa.Model):
             rules = RuleSet(rules)
         rules.validate({n: (self.signal_names(n), self.behaviour_names(n))
                         for n in self.cell_classes})
+        check_rules(self.params, rules.rules, [sp.name for sp in self.fields.species])
         self.rules = rules
         self._rules_by_type = {n: rules.for_type(n) for n in self.cell_classes}
 
