@@ -20,9 +20,11 @@ def parse_voxel_readout(kind, text, args, label, ctx) -> Readout:
         return Readout(text, kind.name, label=label, unit=str(ctx.tissue_states[name]),
                        tissue_state=name)
     known = list(ctx.field_units) + list(ctx.tissue_states)
-    what = "fields" if not ctx.tissue_states else "fields and tissue states"
-    raise Bad(f"readout '{text}': unknown field '{name}'{did_you_mean(name, known)}; "
-              f"{what}: {choices(known)}")
+    if not ctx.tissue_states:
+        raise Bad(f"readout '{text}': unknown field '{name}'{did_you_mean(name, known)}; "
+                  f"fields: {choices(known)}")
+    raise Bad(f"readout '{text}': unknown field or tissue state '{name}'"
+              f"{did_you_mean(name, known)}; fields and tissue states: {choices(known)}")
 
 
 def voxel_values(spec, model, ctx):
