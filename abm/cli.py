@@ -46,6 +46,18 @@ def _add_stepping_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verbose", action="store_true", help="also print the log to stderr")
 
 
+def _stored_timeline(run) -> list[str]:
+    """The events, processes and plugins of a run's stored scenario (rebuilt from its text,
+    with its plugins), or one line saying why it cannot be rebuilt here."""
+    from .run.runner import rebuild_scenario  # noqa: PLC0415
+    from .scenario.summary import timeline  # noqa: PLC0415
+
+    try:
+        return timeline(rebuild_scenario(run))
+    except ModelInputError as exc:
+        return [f"{'events':<14}(the stored scenario cannot be rebuilt here: {exc})"]
+
+
 def main(argv=None) -> int:
     """Entry point of the ``abm`` command; returns the exit code."""
     p = argparse.ArgumentParser(prog="abm", description="BMSC tissue simulator")
@@ -157,6 +169,7 @@ def main(argv=None) -> int:
 
             with open_run(args.run) as run:
                 print(run.summary())
+                print("\n".join(_stored_timeline(run)))
             return 0
         if args.cmd == "plot":
             from viz.plots import plot_runs  # noqa: PLC0415

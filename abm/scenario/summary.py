@@ -3,7 +3,7 @@ registered kind (:meth:`abm.events.EventKind.describe`)."""
 
 from __future__ import annotations
 
-__all__ = ["summarize"]
+__all__ = ["summarize", "timeline"]
 
 
 def summarize(sc) -> str:
@@ -53,3 +53,18 @@ def _cell_type(c) -> str:
         text = (f"{c.name} (declared,{ext}{states}{';' if states else ''} "
                 f"{len(c.parameters)} parameter override(s), {len(c.rules)} rule(s))")
     return text
+
+
+def timeline(sc) -> list[str]:
+    """``abm info`` lines for what a run file's metadata does not show: the events (each
+    described by its kind), the tissue processes and the plugins."""
+    from ..events import event_kind  # noqa: PLC0415
+
+    out = [f"{'events':<14}" + ("; ".join(
+        f"{e.time:g} min {e.kind} {event_kind(e.kind).describe(e.spec)}" for e in sc.events)
+        or "none")]
+    if sc.processes:
+        out.append(f"{'processes':<14}" + ", ".join(p.name for p in sc.processes))
+    if sc.plugins:
+        out.append(f"{'plugins':<14}" + ", ".join(sc.plugins))
+    return out

@@ -183,7 +183,14 @@ def test_run_and_resume_import_the_plugin_in_a_fresh_process(plugged, tmp_path):
         assert list(r.readouts()["all_cells"]) == [30, 30, 30, 30, 30, 30, 42]
 
 
-def test_validate_prints_the_plugin_kinds(plugged, capsys):
+def test_validate_and_info_print_the_plugin_kinds(plugged, tmp_path, capsys):
     assert main(["validate", str(plugged)]) == 0
     text = capsys.readouterr().out
     assert "scale_field VEGF times 4" in text and "plugins: lab_kinds.py" in text
+    out = run_scenario(load_scenario(plugged), tmp_path / "i.h5", progress=False,
+                       backend="numpy")
+    assert main(["info", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "events        3 min scale_field VEGF times 4; 5 min injection 12 BMSC (local) " \
+           "into everywhere" in lines
+    assert "plugins       lab_kinds.py" in lines
