@@ -90,6 +90,19 @@ def _open_h5(path, mode: str) -> h5py.File:
     return f
 
 
+def _check_new_path(p: Path, overwrite: bool) -> Path:
+    """``p`` if a new run file may be created there, else RunFileError naming the fix."""
+    if p.exists() and not overwrite:
+        raise RunFileError(f"{p} exists; pass --overwrite to replace it, or choose another "
+                           "output path")
+    if p.is_dir():
+        raise RunFileError(f"{p} is a folder; give a file name such as {p / 'run.h5'}")
+    if not p.parent.is_dir():
+        raise RunFileError(f"cannot create {p}: the folder {p.parent} does not exist; "
+                           "create it first or choose another output path")
+    return p
+
+
 def _short(e: BaseException) -> str:
     """A short, readable form of an h5py/OS error message (at most 200 characters)."""
     s = str(e).strip() or type(e).__name__

@@ -31,7 +31,16 @@ from .layout import (
     _write_lattice_group,
     _write_tree,
 )
-from .opening import _RESERVED_ROOT, FORMAT, FORMAT_VERSION, RunFileError, _open_h5, _package_version, _short
+from .opening import (
+    _RESERVED_ROOT,
+    FORMAT,
+    FORMAT_VERSION,
+    RunFileError,
+    _check_new_path,
+    _open_h5,
+    _package_version,
+    _short,
+)
 from .readouts import _ReadoutSeries
 from .restart import _cut_back_to_checkpoint
 from .xdmf import _write_xdmf_from, _xdmf_entries, _xdmf_entry
@@ -126,15 +135,7 @@ class RunWriter:
             A reserved metadata key, bad labels, or a colour that is not ``"#rrggbb"``
             (raised before the file is created or replaced).
         """
-        p = Path(path)
-        if p.exists() and not overwrite:
-            raise RunFileError(f"{p} exists; pass --overwrite to replace it, or choose another "
-                               "output path")
-        if p.is_dir():
-            raise RunFileError(f"{p} is a folder; give a file name such as {p / 'run.h5'}")
-        if not p.parent.is_dir():
-            raise RunFileError(f"cannot create {p}: the folder {p.parent} does not exist; "
-                               "create it first or choose another output path")
+        p = _check_new_path(Path(path), overwrite)
         for key in metadata:
             if key in _RESERVED_ROOT:
                 raise ValueError(f"metadata key {key!r} is reserved by the run-file format")
