@@ -28,7 +28,6 @@ from kernels.backend import BackendUnavailableError, get_backend
 
 from .errors import FieldNotFiniteError, ModelInputError, RunStopped
 
-
 #: Packages of the ``viz`` extra: a missing one is an installation problem, not a bug.
 _VIZ_MODULES = {"pyvista", "vtk", "vtkmodules", "imageio", "imageio_ffmpeg"}
 
@@ -47,8 +46,11 @@ def _add_stepping_options(p: argparse.ArgumentParser) -> None:
 
 
 def _stored_timeline(run) -> list[str]:
-    """The events, processes and plugins of a run's stored scenario (rebuilt from its text,
-    with its plugins), or one line saying why it cannot be rebuilt here."""
+    """Lines for a run's stored timeline.
+
+    The events, processes and plugins of a run's stored scenario (rebuilt from its text,
+    with its plugins), or one line saying why it cannot be rebuilt here.
+    """
     from .run.runner import rebuild_scenario  # noqa: PLC0415
     from .scenario.summary import timeline  # noqa: PLC0415
 

@@ -1,4 +1,6 @@
-"""Timeline events of a scenario: each kind is defined in one module and registered in
+"""Timeline events of a scenario, one kind per module.
+
+Each kind is defined in one module and registered in
 :data:`abm.registry.EVENT_KINDS`: :mod:`.injury`, :mod:`.injection`, :mod:`.bolus`,
 :mod:`.depot` (a depot's release law is shared with an injury's, :mod:`.release`).
 
@@ -21,11 +23,15 @@ under ``plugins:``) works the same.
 """
 
 from .base import EventKind, FireContext, event_kind
-from .injury import InjuryEvent, InjurySpec  # registration order: injury, injection, bolus, depot
+
+# the import order is the registration order, which messages list kinds in
+# isort: off
+from .injury import InjuryEvent, InjurySpec
 from .injection import InjectionEvent, InjectionSpec
 from .bolus import BolusEvent, BolusSpec
 from .depot import DepotEvent
 from .release import DepotSpec
+# isort: on
 
 __all__ = ["EventKind", "FireContext", "event_kind", "InjuryEvent", "InjurySpec",
            "InjectionEvent", "InjectionSpec", "BolusEvent", "BolusSpec", "DepotEvent", "DepotSpec"]

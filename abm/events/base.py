@@ -14,7 +14,9 @@ log = logging.getLogger("abm.run.events")
 
 
 class EventKind:
-    """A kind of timeline event (``events: - at: <time>, <name>: {...}``), registered once in
+    """A kind of timeline event.
+
+    A kind of timeline event (``events: - at: <time>, <name>: {...}``), registered once in
     :data:`abm.registry.EVENT_KINDS`.
 
     Class attributes

@@ -1,5 +1,8 @@
-"""The ``bolus`` event: an amount of a field spread evenly over a region at once (an
-injection of exosomes or a growth factor): ``bolus: {field, amount, region}``."""
+"""The ``bolus`` event.
+
+An amount of a field spread evenly over a region at once (an
+injection of exosomes or a growth factor): ``bolus: {field, amount, region}``.
+"""
 
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ class BolusEvent(EventKind):
     schema = _Schema
 
     def resolve(self, raw, ctx) -> BolusSpec:
+        """The spec of the event from its validated mapping (:meth:`EventKind.resolve`)."""
         unit = ctx.field_unit(raw.field)
         try:
             amount = U.to_internal(raw.amount, U.amount_kind(raw.field, unit))
@@ -46,9 +50,11 @@ class BolusEvent(EventKind):
         return BolusSpec(raw.field, amount, region)
 
     def describe(self, spec) -> str:
+        """A short phrase for ``abm validate`` (:meth:`EventKind.describe`)."""
         return f"{spec.amount:g} {spec.field} into {spec.region.describe()}"
 
     def fire(self, spec, model, ctx) -> None:
+        """Apply the event to the model now (:meth:`EventKind.fire`)."""
         model.fields.add_bolus(spec.field, ctx.mask(spec.region), spec.amount)
         ctx.log.info("t = %g min: bolus of %s", model.time, spec.field)
 

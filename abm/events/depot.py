@@ -1,5 +1,8 @@
-"""The ``depot`` event: a field loaded into a region and released over time (a hydrogel,
-a slow-release implant): ``depot: {field, region, amount, law, rate | half_life}``."""
+"""The ``depot`` event.
+
+A field loaded into a region and released over time (a hydrogel,
+a slow-release implant): ``depot: {field, region, amount, law, rate | half_life}``.
+"""
 
 from __future__ import annotations
 
@@ -17,12 +20,15 @@ class DepotEvent(EventKind):
     schema = ReleaseSchema
 
     def resolve(self, raw, ctx) -> DepotSpec:
+        """The spec of the event from its validated mapping (:meth:`EventKind.resolve`)."""
         return resolve_depot(raw, ctx, in_injury=False)
 
     def describe(self, spec) -> str:
+        """A short phrase for ``abm validate`` (:meth:`EventKind.describe`)."""
         return f"{spec.field} {spec.law} into {spec.region.describe()}"
 
     def fire(self, spec, model, ctx) -> None:
+        """Apply the event to the model now (:meth:`EventKind.fire`)."""
         load_depot(spec, ctx.mask(spec.region), model)
         ctx.log.info("t = %g min: depot of %s", model.time, spec.field)
 

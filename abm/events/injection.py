@@ -1,6 +1,9 @@
-"""The ``injection`` event: transplanted cells placed in a target region, the delivered
+"""The ``injection`` event.
+
+Transplanted cells placed in a target region, the delivered
 fraction of a dose given by a route: ``injection: {cell_type, dose, route,
-delivered_fraction, target, state, values}``."""
+delivered_fraction, target, state, values}``.
+"""
 
 from __future__ import annotations
 
@@ -69,6 +72,7 @@ class InjectionEvent(EventKind):
     schema = _Schema
 
     def resolve(self, raw, ctx) -> InjectionSpec:
+        """The spec of the event from its validated mapping (:meth:`EventKind.resolve`)."""
         cls = ctx.cell_type(raw.cell_type)
         ctx.check_state_values(cls, raw.state, raw.values)
         frac = raw.delivered_fraction
@@ -84,12 +88,15 @@ class InjectionEvent(EventKind):
                              dict(raw.values))
 
     def describe(self, spec) -> str:
+        """A short phrase for ``abm validate`` (:meth:`EventKind.describe`)."""
         return f"{spec.n_cells} {spec.cell_type} ({spec.route}) into {spec.target.describe()}"
 
     def expected_cells(self, spec) -> int:
+        """Cells placed: ``round(dose × delivered_fraction)``."""
         return int(spec.n_cells)
 
     def fire(self, spec, model, ctx) -> None:
+        """Apply the event to the model now (:meth:`EventKind.fire`)."""
         mask = ctx.mask(spec.target)
         values = dict(spec.values or {})
         if spec.state is not None:

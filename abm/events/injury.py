@@ -1,6 +1,9 @@
-"""The ``injury`` event: tissue label ``label`` painted over ``region`` (a stroke core, a
+"""The ``injury`` event.
+
+Tissue label ``label`` painted over ``region`` (a stroke core, a
 contusion, a bone defect), optionally with damage depots that start releasing at once:
-``injury: {region, label, release: [depot without region, ...]}``."""
+``injury: {region, label, release: [depot without region, ...]}``.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ class InjuryEvent(EventKind):
     schema = _Schema
 
     def resolve(self, raw, ctx) -> InjurySpec:
+        """The spec of the event from its validated mapping (:meth:`EventKind.resolve`)."""
         if raw.label not in ctx.tissue_names:
             raise Bad(f"unknown tissue label '{raw.label}'"
                       f"{did_you_mean(raw.label, ctx.tissue_names)}; declare it under "
@@ -51,9 +55,11 @@ class InjuryEvent(EventKind):
         return InjurySpec(region, raw.label, rel)
 
     def describe(self, spec) -> str:
+        """A short phrase for ``abm validate`` (:meth:`EventKind.describe`)."""
         return f"'{spec.label}' over {spec.region.describe()}"
 
     def fire(self, spec, model, ctx) -> None:
+        """Apply the event to the model now (:meth:`EventKind.fire`)."""
         mask = ctx.mask(spec.region)
         lab = ctx.labels().copy()
         lab[mask] = model.tissue_names.index(spec.label)

@@ -1,5 +1,8 @@
-"""A depot: an amount of a field loaded at a place and released over time (first-order or
-at a constant rate). Used by the ``depot`` event and by an injury's ``release`` list."""
+"""Depots: amounts of a field released over time.
+
+A depot is an amount of a field loaded at a place and released over time (first-order or
+at a constant rate). Used by the ``depot`` event and by an injury's ``release`` list.
+"""
 
 from __future__ import annotations
 

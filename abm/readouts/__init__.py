@@ -1,4 +1,6 @@
-"""Readouts of a scenario (``outputs.readouts``): each kind is defined in one module and
+"""Readouts of a scenario, one kind per module.
+
+``outputs.readouts``: each kind is defined in one module and
 registered in :data:`abm.registry.READOUT_KINDS`: :mod:`.count`, :mod:`.fraction`,
 :mod:`.mean`, :mod:`.maximum` (``max``), :mod:`.total`. ``mean`` and ``max`` read a
 field or a tissue state alike (``mean viability in core``).
@@ -21,6 +23,9 @@ works the same.
 """
 
 from .base import EvalContext, ParseContext, Readout, ReadoutKind, grammar, readout_kind
+
+# the import order is the registration order, which messages list kinds in
+# isort: off
 from .count import CountReadout
 from .fraction import FractionReadout
 from .mean import MeanReadout
@@ -28,6 +33,7 @@ from .maximum import MaxReadout
 from .total import TotalReadout, total_unit
 from .evaluate import evaluate_readouts, readout_units
 from .parse import parse, parse_readout
+# isort: on
 
 __all__ = ["EvalContext", "ParseContext", "Readout", "ReadoutKind", "grammar", "readout_kind",
            "CountReadout", "FractionReadout", "MeanReadout", "MaxReadout", "TotalReadout",

@@ -40,7 +40,9 @@ class Readout:
 
 
 class ReadoutKind:
-    """A kind of readout (the first word of a readout string), registered once in
+    """A kind of readout.
+
+    A kind of readout (the first word of a readout string), registered once in
     :data:`abm.registry.READOUT_KINDS`.
 
     Class attributes
@@ -58,7 +60,9 @@ class ReadoutKind:
     takes_label: ClassVar[bool] = True
 
     def parse(self, text: str, args: list, label, ctx: "ParseContext"):
-        """The spec of a readout string (any object with ``text`` and ``kind``; the built-in
+        """The spec of a readout string.
+
+        The spec of a readout string (any object with ``text`` and ``kind``; the built-in
         kinds return a :class:`Readout`).
 
         Parameters

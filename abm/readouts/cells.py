@@ -1,5 +1,8 @@
-"""What the cell readouts share: the cells of a type, optionally in a tissue label and a
-state."""
+"""What the cell readouts share.
+
+The cells of a type, optionally in a tissue label and a
+state.
+"""
 
 from __future__ import annotations
 

@@ -16,12 +16,14 @@ class CountReadout(ReadoutKind):
     grammar = "count <type> [<state>] [in <label>]"
 
     def parse(self, text, args, label, ctx) -> Readout:
+        """The :class:`Readout` of the string (:meth:`ReadoutKind.parse`)."""
         self.arity(text, args, 1, 2)
         state = args[1] if len(args) > 1 else None
         check_type_state(text, args[0], state, ctx)
         return Readout(text, "count", cell_type=args[0], state=state, label=label, unit="cells")
 
     def evaluate(self, spec, model, ctx) -> float:
+        """The value now (:meth:`ReadoutKind.evaluate`)."""
         sel, in_state = selection(spec, model, ctx)
         return float((sel & in_state).sum())
 

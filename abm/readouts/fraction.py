@@ -1,5 +1,8 @@
-"""``fraction <type> <state>``: the fraction of a type's cells in a state (dimensionless;
-NaN with no cell of the type)."""
+"""The ``fraction`` readout.
+
+``fraction <type> <state>``: the fraction of a type's cells in a state (dimensionless;
+NaN with no cell of the type).
+"""
 
 from __future__ import annotations
 
@@ -18,11 +21,13 @@ class FractionReadout(ReadoutKind):
     takes_label = False
 
     def parse(self, text, args, label, ctx) -> Readout:
+        """The :class:`Readout` of the string (:meth:`ReadoutKind.parse`)."""
         self.arity(text, args, 2, 2)
         check_type_state(text, args[0], args[1], ctx)
         return Readout(text, "fraction", cell_type=args[0], state=args[1], label=label, unit="1")
 
     def evaluate(self, spec, model, ctx) -> float:
+        """The value now (:meth:`ReadoutKind.evaluate`)."""
         sel, in_state = selection(spec, model, ctx)
         n = int(sel.sum())
         return float((sel & in_state).sum()) / n if n else float("nan")

@@ -1,5 +1,8 @@
-"""Reading a readout string: its first word names a registered readout kind, an optional
-``in <label>`` restricts it to a tissue label, and the kind reads the rest."""
+"""Reading a readout string.
+
+Its first word names a registered readout kind, an optional
+``in <label>`` restricts it to a tissue label, and the kind reads the rest.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""``total <field>``: a field's amount over the domain, in a readable unit (pg for mass
-concentrations, amol for molar ones, particles for number densities)."""
+"""The ``total`` readout.
+
+``total <field>``: a field's amount over the domain, in a readable unit (pg for mass
+concentrations, amol for molar ones, particles for number densities).
+"""
 
 from __future__ import annotations
 
@@ -55,6 +58,7 @@ class TotalReadout(ReadoutKind):
     takes_label = False
 
     def parse(self, text, args, label, ctx) -> Readout:
+        """The :class:`Readout` of the string (:meth:`ReadoutKind.parse`)."""
         self.arity(text, args, 1, 1)
         f = args[0]
         if f not in ctx.field_units:
@@ -63,9 +67,11 @@ class TotalReadout(ReadoutKind):
         return Readout(text, "total", field=f, label=label, unit=ctx.field_units[f] + "*um^3")
 
     def unit(self, spec, model) -> str:
+        """The readable unit of the total (pg, amol or particles)."""
         return total_unit(_field_unit(spec, model))[1]
 
     def evaluate(self, spec, model, ctx) -> float:
+        """The value now (:meth:`ReadoutKind.evaluate`)."""
         f = model.fields.field(spec.field)
         factor = total_unit(_field_unit(spec, model))[0]
         return float(f.sum(dtype=np.float64)) * model.fields.voxel_volume * factor

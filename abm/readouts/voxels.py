@@ -1,5 +1,8 @@
-"""What the voxel readouts (``mean``, ``max``) share: a field or a tissue state, over every
-voxel or those of one tissue label."""
+"""What the voxel readouts share.
+
+``mean`` and ``max`` read a field or a tissue state, over every
+voxel or those of one tissue label.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,11 @@ __all__ = ["parse_voxel_readout", "voxel_values"]
 
 
 def parse_voxel_readout(kind, text, args, label, ctx) -> Readout:
-    """``<kind> <field|tissue state> [in <label>]`` as a :class:`Readout` (a field wins over
-    a tissue state of the same name)."""
+    """A voxel readout string as a :class:`Readout`.
+
+    ``<kind> <field|tissue state> [in <label>]`` as a :class:`Readout` (a field wins over
+    a tissue state of the same name).
+    """
     kind.arity(text, args, 1, 1)
     name = args[0]
     if name in ctx.field_units:

@@ -144,7 +144,9 @@ class _Geometric(Region):
 
 
 class RegionShape:
-    """A region shape a scenario file can name (``{shape: <name>, ...}``), registered once in
+    """A region shape.
+
+    A region shape a scenario file can name (``{shape: <name>, ...}``), registered once in
     :data:`abm.registry.REGION_SHAPES`.
 
     Class attributes

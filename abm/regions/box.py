@@ -24,6 +24,7 @@ class BoxRegion(_Geometric):
     kind: str = field(default="box", init=False)
 
     def bounds(self):
+        """Axis-aligned bounding box ``((xlo, xhi), (ylo, yhi), (zlo, zhi))``, µm."""
         return tuple(zip(self.lower, self.upper))
 
     def _inside(self, x, y, z):
@@ -31,6 +32,7 @@ class BoxRegion(_Geometric):
         return (x >= lx) & (x <= ux) & (y >= ly) & (y <= uy) & (z >= lz) & (z <= uz)
 
     def describe(self):
+        """One-line human description (units µm)."""
         return f"box {_vec(self.lower)} to {_vec(self.upper)}"
 
 
@@ -56,4 +58,5 @@ class BoxShape(RegionShape):
     schema = _Schema
 
     def build(self, raw, ctx) -> BoxRegion:
+        """The region of the validated mapping (lengths in µm)."""
         return BoxRegion(raw.lower, raw.upper)

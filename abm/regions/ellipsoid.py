@@ -21,6 +21,7 @@ class EllipsoidRegion(_Geometric):
     kind: str = field(default="ellipsoid", init=False)
 
     def bounds(self):
+        """Axis-aligned bounding box ``((xlo, xhi), (ylo, yhi), (zlo, zhi))``, µm."""
         return tuple((c - r, c + r) for c, r in zip(self.center, self.radii))
 
     def _inside(self, x, y, z):
@@ -28,6 +29,7 @@ class EllipsoidRegion(_Geometric):
         return ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 + ((z - cz) / rz) ** 2 <= 1.0
 
     def describe(self):
+        """One-line human description (units µm)."""
         return f"ellipsoid centre {_vec(self.center)}, radii {_vec(self.radii)}"
 
 
@@ -45,4 +47,5 @@ class EllipsoidShape(RegionShape):
     schema = _Schema
 
     def build(self, raw, ctx) -> EllipsoidRegion:
+        """The region of the validated mapping (lengths in µm)."""
         return EllipsoidRegion(raw.center, raw.radii)

@@ -1,7 +1,8 @@
 """A tissue label as a region: the voxels carrying the label when the mask is made.
 
 A bare string where a region is expected (``region: penumbra``, ``region: all``) is a
-label reference, not a registered shape."""
+label reference, not a registered shape.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +24,11 @@ class LabelRegion(Region):
 
     @property
     def kind(self) -> str:  # type: ignore[override]
+        """``"all"`` for every voxel, else ``"label"``."""
         return "all" if self.name == "all" else "label"
 
     def mask(self, shape, dx, labels=None, label_names=None):
+        """Boolean voxel mask of the region (:meth:`Region.mask`)."""
         shape = tuple(int(n) for n in shape)
         if self.name == "all":
             return np.ones(shape, dtype=bool)
@@ -41,4 +44,5 @@ class LabelRegion(Region):
         return labels == names.index(self.name)
 
     def describe(self):
+        """One-line human description (units µm)."""
         return "everywhere" if self.name == "all" else f"tissue '{self.name}'"

@@ -37,6 +37,7 @@ class MaskRegion(Region):
     kind: str = field(default="mask", init=False)
 
     def mask(self, shape, dx, labels=None, label_names=None):
+        """Boolean voxel mask of the region (:meth:`Region.mask`)."""
         shape = tuple(int(n) for n in shape)
         if self.array.shape != shape:
             raise ModelInputError(f"mask {self.file} has shape {self.array.shape}, the lattice "
@@ -44,6 +45,7 @@ class MaskRegion(Region):
         return self.array.copy()
 
     def describe(self):
+        """One-line human description (units µm)."""
         return f"mask {self.file}" + (f" [{self.dataset}]" if self.dataset else "")
 
     @staticmethod
@@ -101,13 +103,17 @@ class _Schema(SchemaModel):
 
 @REGION_SHAPES.register(builtin=True)
 class MaskShape(RegionShape):
-    """``{shape: mask, file: <.npy|.h5>, dataset: <name>}``: a file relative to the scenario
-    file holding a boolean array of the lattice shape."""
+    """The ``mask`` shape.
+
+    ``{shape: mask, file: <.npy|.h5>, dataset: <name>}``: a file relative to the scenario
+    file holding a boolean array of the lattice shape.
+    """
 
     name = "mask"
     schema = _Schema
 
     def build(self, raw, ctx) -> MaskRegion:
+        """The region of the validated mapping (lengths in µm)."""
         path = Path(raw.file)
         if not path.is_absolute():
             path = Path(ctx.base_dir) / path

@@ -1,7 +1,11 @@
-"""The region classes in one namespace (each is defined in its own module; imported in the
-order shapes are listed in messages: sphere, ellipsoid, box, shell, mask)."""
+"""The region classes in one namespace.
+
+(Each is defined in its own module; imported in the
+order shapes are listed in messages: sphere, ellipsoid, box, shell, mask).
+"""
 
 from .base import AXES, Region, RegionShape, shape_named
+
 from .sphere import SphereRegion, SphereShape  # isort: skip
 from .ellipsoid import EllipsoidRegion, EllipsoidShape  # isort: skip
 from .box import BoxRegion, BoxShape  # isort: skip

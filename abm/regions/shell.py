@@ -10,7 +10,7 @@ from pydantic import model_validator
 from ..registry import REGION_SHAPES
 from ..scenario.problems import custom
 from ..scenario.quantities import NonNegLength, PosLength, SchemaModel, Vec3
-from .base import RegionShape, _Geometric, _fmt, _vec
+from .base import RegionShape, _fmt, _Geometric, _vec
 
 __all__ = ["ShellRegion", "ShellShape"]
 
@@ -25,6 +25,7 @@ class ShellRegion(_Geometric):
     kind: str = field(default="shell", init=False)
 
     def bounds(self):
+        """Axis-aligned bounding box ``((xlo, xhi), (ylo, yhi), (zlo, zhi))``, µm."""
         return tuple((c - self.outer_radius, c + self.outer_radius) for c in self.center)
 
     def _inside(self, x, y, z):
@@ -33,6 +34,7 @@ class ShellRegion(_Geometric):
         return (r2 > self.inner_radius ** 2) & (r2 <= self.outer_radius ** 2)
 
     def describe(self):
+        """One-line human description (units µm)."""
         return (f"shell centre {_vec(self.center)}, radii {_fmt(self.inner_radius)}–"
                 f"{_fmt(self.outer_radius)} µm")
 
@@ -59,4 +61,5 @@ class ShellShape(RegionShape):
     schema = _Schema
 
     def build(self, raw, ctx) -> ShellRegion:
+        """The region of the validated mapping (lengths in µm)."""
         return ShellRegion(raw.center, raw.inner_radius, raw.outer_radius)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from ..registry import REGION_SHAPES
 from ..scenario.quantities import PosLength, SchemaModel, Vec3
-from .base import RegionShape, _Geometric, _fmt, _vec
+from .base import RegionShape, _fmt, _Geometric, _vec
 
 __all__ = ["SphereRegion", "SphereShape"]
 
@@ -21,6 +21,7 @@ class SphereRegion(_Geometric):
     kind: str = field(default="sphere", init=False)
 
     def bounds(self):
+        """Axis-aligned bounding box ``((xlo, xhi), (ylo, yhi), (zlo, zhi))``, µm."""
         return tuple((c - self.radius, c + self.radius) for c in self.center)
 
     def _inside(self, x, y, z):
@@ -28,6 +29,7 @@ class SphereRegion(_Geometric):
         return (x - cx) ** 2 + (y - cy) ** 2 + (z - cz) ** 2 <= self.radius ** 2
 
     def describe(self):
+        """One-line human description (units µm)."""
         return f"sphere centre {_vec(self.center)}, radius {_fmt(self.radius)} µm"
 
 
@@ -45,4 +47,5 @@ class SphereShape(RegionShape):
     schema = _Schema
 
     def build(self, raw, ctx) -> SphereRegion:
+        """The region of the validated mapping (lengths in µm)."""
         return SphereRegion(raw.center, raw.radius)

@@ -1,4 +1,6 @@
-"""The unit of everything a cell type's parameters, rules and signals name: one catalogue
+"""The unit of every parameter, behaviour and signal name.
+
+The unit of everything a cell type's parameters, rules and signals name: one catalogue
 of parameter names with their kinds (:class:`abm.units.Kind`: dimension and internal
 unit), used to convert scenario values once at the boundary.
 

@@ -1,5 +1,8 @@
-"""Running a scenario headless: build the model, play the timeline, record the run
-(:mod:`.runner`), after checking that it fits in memory (:mod:`.memory`)."""
+"""Running a scenario headless.
+
+Build the model, play the timeline, record the run
+(:mod:`.runner`), after checking that it fits in memory (:mod:`.memory`).
+"""
 
 from .runner import build_model, evaluate_readouts, resume_run, run_scenario
 

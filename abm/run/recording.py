@@ -1,5 +1,8 @@
-"""Recording a run: readouts, snapshots and checkpoints at their intervals, the stop flag
-(SIGTERM/SIGINT: stop after the current step, with a checkpoint), and the run's log."""
+"""Recording a run.
+
+Readouts, snapshots and checkpoints at their intervals, the stop flag
+(SIGTERM/SIGINT: stop after the current step, with a checkpoint), and the run's log.
+"""
 
 from __future__ import annotations
 

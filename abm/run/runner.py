@@ -40,8 +40,7 @@ from ..readouts import evaluate_readouts, readout_units, total_unit
 from ..runfile import RunFileError, RunWriter, open_run
 from ..scenario import Scenario, load_scenario, load_scenario_text
 from .build import build_model, labels_now, place_populations
-from .recording import (CHECKPOINT_WALL_S, Schedule, StopFlag, checkpoint, record_readouts,
-                        recording, snapshot)
+from .recording import CHECKPOINT_WALL_S, Schedule, StopFlag, checkpoint, record_readouts, recording, snapshot
 
 __all__ = ["build_model", "place_populations", "run_scenario", "resume_run", "rebuild_scenario",
            "fire_event", "evaluate_readouts", "readout_units", "total_unit", "RunStopped",
@@ -62,7 +61,8 @@ def _loop(model, sc, writer, sched: Schedule, events_fired: int, progress: bool,
     Checkpoints are written at the scenario's interval, at the end, when a stop signal
     arrived, and whenever ``checkpoint_wall_s`` seconds of wall time have passed since
     the last one. They do not change the simulation, so where they fall never changes
-    the result."""
+    the result.
+    """
     from tqdm import tqdm  # noqa: PLC0415
 
     dt = sc.domain.dt

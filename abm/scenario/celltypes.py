@@ -1,8 +1,11 @@
-"""Cell types of a scenario: a registered type (``BMSC:`` with parameters and rules), a
+"""Cell types of a scenario.
+
+A registered type (``BMSC:`` with parameters and rules), a
 new type declared in the file (states, variables, chemotaxis, colours), or one that
 ``extends:`` another; then their parameters (with units, by :mod:`abm.rules.kinds`) and
 rules, checked against what the type can sense and do. See docs/scenario-format.md
-("Cell types")."""
+("Cell types").
+"""
 
 from __future__ import annotations
 
@@ -117,8 +120,11 @@ def type_class(ctx, name: str, spec: CellTypeSchema):
 
 
 def resolve_cell_type(ctx, name: str, spec: CellTypeSchema) -> CellTypeSpec:
-    """Parameters (converted by their kinds) and rules of cell type ``name``, whose class
-    is ``ctx.types[name]``; problems are recorded in ``ctx.p`` at their keys."""
+    """Resolve the parameters and rules of one cell type.
+
+    Parameters (converted by their kinds) and rules of cell type ``name``, whose class
+    is ``ctx.types[name]``; problems are recorded in ``ctx.p`` at their keys.
+    """
     loc = ("cell_types", name)
     cls = ctx.types[name]
     sig, beh = catalogue(cls, ctx.types, ctx.field_units, ctx.tissue_names, ctx.state_units)
@@ -169,8 +175,11 @@ def resolve_cell_type(ctx, name: str, spec: CellTypeSchema) -> CellTypeSpec:
 
 
 def _meaning(ctx, cls, base, rules, where) -> None:
-    """Rules that say something other than what they mean (:mod:`abm.rules.semantics`),
-    each reported at its rule's line."""
+    """Report rules whose numbers contradict their direction.
+
+    Rules that say something other than what they mean (:mod:`abm.rules.semantics`),
+    each reported at its rule's line.
+    """
     from ..rules.semantics import rule_problems  # noqa: PLC0415
 
     objs = []

@@ -1,6 +1,9 @@
-"""Loading a scenario: read the YAML tree, apply ``--set`` overrides, import the modules
+"""Loading a scenario.
+
+Read the YAML tree, apply ``--set`` overrides, import the modules
 named under ``plugins:`` (they register kinds), validate with the schema built from the
-registries, resolve, and report the first problem by line. See docs/scenario-format.md."""
+registries, resolve, and report the first problem by line. See docs/scenario-format.md.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
-"""The resolved scenario: plain frozen objects holding internal floats (µm, min, each
+"""The resolved scenario.
+
+Plain frozen objects holding internal floats (µm, min, each
 field's unit), made by :mod:`.resolve`. Event specs live with their event kinds
-(:mod:`abm.events`), readout specs with theirs (:mod:`abm.readouts`)."""
+(:mod:`abm.events`), readout specs with theirs (:mod:`abm.readouts`).
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
-"""Problems in a scenario file: the one error a user sees (:class:`ScenarioError`), the
+"""Problems in a scenario file.
+
+The one error a user sees (:class:`ScenarioError`), the
 problems collected on the way (:class:`Problems`, first by line), did-you-mean hints, and
-pydantic's errors translated into plain sentences. See docs/scenario-format.md."""
+pydantic's errors translated into plain sentences. See docs/scenario-format.md.
+"""
 
 from __future__ import annotations
 
@@ -45,8 +48,11 @@ class ScenarioError(ModelInputError):
 
 
 class Bad(Exception):
-    """A problem found while resolving; ``key`` (a key or a tuple of keys) extends the
-    location of the part being resolved."""
+    """A problem found while resolving.
+
+    ``key`` (a key or a tuple of keys) extends the
+    location of the part being resolved.
+    """
 
     def __init__(self, message: str, key=None):
         super().__init__(message)
@@ -65,8 +71,11 @@ def choices(names) -> str:
 
 
 def custom(message: str, key=None, errors=None):
-    """A pydantic error carrying our own message (``key`` extends its location; ``errors``
-    are the errors of a nested model validated on its own, e.g. a region mapping)."""
+    """A pydantic error carrying our own message.
+
+    A pydantic error carrying our own message (``key`` extends its location; ``errors``
+    are the errors of a nested model validated on its own, e.g. a region mapping).
+    """
     return PydanticCustomError("scenario", "{message}",
                                {"message": message, "key": key, "errors": errors})
 
@@ -138,8 +147,11 @@ _TAGS = {"<label>", "<rules-file>", "<rules-rows>", "<var-list>", "<var-map>"}
 
 
 def translate(err: dict, data, shapes=()) -> list[tuple[tuple, str]]:
-    """A pydantic error as ``[(loc in the data tree, message), ...]`` (a nested model's
-    errors, carried in a ``scenario`` error, come out one by one)."""
+    """A pydantic error as located messages.
+
+    ``[(loc in the data tree, message), ...]`` (a nested model's
+    errors, carried in a ``scenario`` error, come out one by one).
+    """
     loc = []
     cur = data
     for part in err["loc"]:

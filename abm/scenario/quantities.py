@@ -1,8 +1,11 @@
-"""Building blocks of the scenario schema: the strict model base class (unknown keys are
+"""Building blocks of the scenario schema.
+
+The strict model base class (unknown keys are
 refused with a did-you-mean), quantities with units converted once on the way in, and a
 region reference checked against the registered region shapes. Event kinds, region
 shapes and other registered kinds build their schemas from these. See
-docs/scenario-format.md."""
+docs/scenario-format.md.
+"""
 
 from __future__ import annotations
 
@@ -37,8 +40,11 @@ class SchemaModel(BaseModel):
 
 
 def quantity(kind: U.Kind, **bounds):
-    """A validator converting a value with a unit into ``kind``'s internal unit
-    (:func:`abm.units.to_internal`; ``bounds`` as there)."""
+    """A validator converting a quantity to internal units.
+
+    Converts a value with a unit into ``kind``'s internal unit
+    (:func:`abm.units.to_internal`; ``bounds`` as there).
+    """
     def conv(v):
         try:
             return U.to_internal(v, kind, **bounds)
@@ -71,8 +77,11 @@ def _raw_value(v):
 
 
 def _region_ref(v):
-    """A tissue label name (str, kept as is) or a region mapping validated by the schema of
-    its registered shape."""
+    """Validate a region reference.
+
+    A tissue label name (str, kept as is) or a region mapping validated by the schema of
+    its registered shape.
+    """
     if isinstance(v, str):
         return v
     names = REGION_SHAPES.names()

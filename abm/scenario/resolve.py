@@ -1,8 +1,10 @@
-"""The second pass over a validated scenario: cross references (fields, cell types, tissue
-labels, states, rule signals and behaviours, readouts), units that depend on context, and
-region geometry, into the plain objects of :mod:`.objects`. Each problem is recorded at
+"""The second pass over a validated scenario.
+
+Cross references (fields, cell types, tissue labels, states, rule signals and behaviours,
+readouts), units that depend on context, and region geometry, into the plain objects of :mod:`.objects`. Each problem is recorded at
 its key, so that it is reported at its line. The resolver is also the ``ctx`` that event
-kinds (:meth:`abm.events.EventKind.resolve`) and region shapes receive."""
+kinds (:meth:`abm.events.EventKind.resolve`) and region shapes receive.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +15,20 @@ import numpy as np
 
 from .. import units as U
 from ..errors import ModelInputError
-from ..registry import CELL_TYPES, PROCESSES
 from ..regions import AXES, LabelRegion, MaskRegion, Region, shape_named
+from ..registry import CELL_TYPES, PROCESSES
 from .celltypes import resolve_cell_type, type_class
-from .objects import (Domain, Event, FieldSpec, Outputs, PopulationSpec, ProcessSpec, Scenario,
-                      TissueLabel, paint)
+from .objects import (
+    Domain,
+    Event,
+    FieldSpec,
+    Outputs,
+    PopulationSpec,
+    ProcessSpec,
+    Scenario,
+    TissueLabel,
+    paint,
+)
 from .problems import Bad, Problems, choices, did_you_mean, key_tuple
 from .schema import CellTypeSchema, FieldSchema
 
@@ -72,18 +83,22 @@ class Resolver:
 
     @property
     def domain(self) -> Domain:
+        """The resolved :class:`Domain`."""
         return self.dom
 
     @property
     def shape(self):
+        """Lattice shape, voxels."""
         return self.dom.shape
 
     @property
     def dx(self) -> float:
+        """Voxel edge, µm."""
         return self.dom.dx
 
     # ------------------------------------------------------------ the whole
     def resolve(self) -> Scenario:
+        """The whole scenario (each section resolved; the first problem by line raised)."""
         r = self.raw
         dom = self.attempt(("domain",), self.resolve_domain)
         if dom is None:
@@ -120,6 +135,7 @@ class Resolver:
 
     # ------------------------------------------------------------ domain, regions
     def resolve_domain(self) -> Domain:
+        """The lattice and the clock (shape from extent and voxel, number of steps)."""
         d = self.raw.domain
         shape = []
         for a, e in enumerate(d.extent):
@@ -137,8 +153,11 @@ class Resolver:
                       n_steps, d.seed, d.capacity)
 
     def region(self, ref, *, need_voxels=True) -> Region:
-        """Resolve a region reference (a label name or a validated shape mapping); raise
-        Bad with the key inside ``ref`` when possible."""
+        """Resolve a region reference.
+
+        ``ref`` is a label name or a validated shape mapping; a problem is raised as
+        Bad with the key inside ``ref`` when possible.
+        """
         if isinstance(ref, str):
             names = ["all"] + list(self.tissue_names)
             if ref not in names:
@@ -157,6 +176,7 @@ class Resolver:
 
     # ------------------------------------------------------------ tissue, fields, processes
     def resolve_tissue(self) -> list:
+        """Tissue labels in order (label 0 is the default tissue)."""
         t = self.raw.tissue
         cap0 = self.raw.domain.capacity
         d = t.default
@@ -187,6 +207,7 @@ class Resolver:
         return out
 
     def resolve_fields(self) -> list:
+        """The fields, with seeds/fields.csv defaults for what is not given."""
         from ..seeds import load_field_defaults  # noqa: PLC0415
 
         defaults = load_field_defaults()
@@ -200,6 +221,7 @@ class Resolver:
         return out
 
     def field(self, name, f: FieldSchema, dflt) -> FieldSpec:
+        """One field in internal units."""
         if not name or any(ch.isspace() for ch in name) or "." in name:
             raise Bad(f"field name '{name}' must not be empty or contain spaces or '.'")
         known = "" if dflt is None else " or use a name from seeds/fields.csv"
@@ -242,6 +264,7 @@ class Resolver:
         return FieldSpec(name, unit, float(diffusion), float(decay), initial, faces)
 
     def resolve_processes(self) -> list:
+        """The tissue processes, with their states' units recorded."""
         out = []
         for name, params in self.raw.processes.items():
             spec = self.attempt(("processes", name), self.process, name, params or {})
@@ -256,6 +279,7 @@ class Resolver:
         return out
 
     def process(self, name, params: dict) -> ProcessSpec:
+        """One tissue process with its parameters converted by their kinds."""
         names = PROCESSES.names()
         if name not in names:
             raise Bad(f"unknown tissue process '{name}'{did_you_mean(name, names)}; registered "
@@ -313,6 +337,7 @@ class Resolver:
         return region.mask(self.dom.shape, self.dom.dx, labels, self.tissue_names)
 
     def population(self, pop) -> PopulationSpec:
+        """One initial population, its cell count checked against the room at t = 0."""
         cls = self.cell_type(pop.cell_type)
         self.check_state_values(cls, pop.state, pop.values)
         region = self.sub(("region",), self.region, pop.region)
@@ -352,6 +377,7 @@ class Resolver:
 
     # ------------------------------------------------------------ events, outputs
     def event(self, e) -> Event:
+        """One event, resolved by its registered kind."""
         from ..events import event_kind  # noqa: PLC0415
 
         name = next(k for k in type(e).kind_names if getattr(e, k) is not None)
@@ -359,6 +385,7 @@ class Resolver:
         return Event(e.at, name, self.sub((name,), kind.resolve, getattr(e, name), self))
 
     def outputs(self, fields) -> Outputs:
+        """What is recorded and how often; readouts parsed by their kinds."""
         from ..readouts import ParseContext, parse  # noqa: PLC0415
 
         o, d = self.raw.outputs, self.dom

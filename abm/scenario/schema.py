@@ -1,7 +1,10 @@
-"""The pydantic models of a scenario file (structure and units; cross references are
+"""The pydantic models of a scenario file.
+
+Structure and units; cross references are
 :mod:`.resolve`'s). The event model has one key per registered event kind and is built,
 with the top-level model, from the registry contents at load time (:func:`scenario_model`),
-so kinds a plugin registers are known. See docs/scenario-format.md."""
+so kinds a plugin registers are known. See docs/scenario-format.md.
+"""
 
 from functools import lru_cache
 from typing import Annotated, Literal, Optional, Union
@@ -10,9 +13,23 @@ from pydantic import BeforeValidator, Discriminator, Field, Tag, create_model, m
 
 from ..registry import EVENT_KINDS
 from .problems import custom, did_you_mean, typename
-from .quantities import (Diffusivity, NonNegInt, NonNegTime, PosNumber, PosTime, PosVec3,
-                         PosLength, Rate, Raw, RegionRef, Scale, SchemaModel, Count, Density,
-                         Unit01)
+from .quantities import (
+    Count,
+    Density,
+    Diffusivity,
+    NonNegInt,
+    NonNegTime,
+    PosLength,
+    PosNumber,
+    PosTime,
+    PosVec3,
+    Rate,
+    Raw,
+    RegionRef,
+    Scale,
+    SchemaModel,
+    Unit01,
+)
 
 __all__ = ["FACES", "DomainSchema", "TissueSchema", "FieldSchema", "RuleSchema", "CellTypeSchema",
            "PopulationSchema", "OutputsSchema", "event_model", "scenario_model", "STRUCTURE_KEYS"]
@@ -21,6 +38,8 @@ FACES = ("x-", "x+", "y-", "y+", "z-", "z+")
 
 
 class DomainSchema(SchemaModel):
+    """``domain:``: the lattice and the clock."""
+
     extent: PosVec3
     voxel: PosLength
     dt: PosTime
@@ -48,6 +67,8 @@ class TissueLabelSchema(SchemaModel):
 
 
 class TissueSchema(SchemaModel):
+    """``tissue:``: the default tissue and the labels."""
+
     default: TissueDefaultSchema = Field(default_factory=TissueDefaultSchema)
     labels: list[TissueLabelSchema] = Field(default_factory=list)
 
@@ -68,6 +89,8 @@ def _boundary(v):
 
 
 class FieldSchema(SchemaModel):
+    """One entry of ``fields:``."""
+
     unit: Optional[str] = None
     diffusion: Optional[Diffusivity] = None
     decay: Optional[Rate] = None
@@ -83,6 +106,8 @@ class FieldSchema(SchemaModel):
 
 
 class RuleSchema(SchemaModel):
+    """One rule row."""
+
     signal: str
     direction: Literal["increases", "decreases"]
     behaviour: str
@@ -117,6 +142,8 @@ STRUCTURE_KEYS = ("extends", "states", "variables", "chemotaxis", "colour", "sta
 
 
 class CellTypeSchema(SchemaModel):
+    """One entry of ``cell_types:`` (a registered type or a declaration)."""
+
     extends: Optional[str] = None
     states: Optional[list[str]] = None
     variables: Optional[Annotated[Union[Annotated[list[str], Tag("<var-list>")],
@@ -132,6 +159,8 @@ class CellTypeSchema(SchemaModel):
 
 
 class PopulationSchema(SchemaModel):
+    """One entry of ``populations:``."""
+
     cell_type: str
     region: RegionRef
     count: Optional[Count] = None
@@ -148,6 +177,8 @@ class PopulationSchema(SchemaModel):
 
 
 class OutputsSchema(SchemaModel):
+    """``outputs:``."""
+
     snapshot_every: Optional[PosTime] = None
     checkpoint_every: Optional[PosTime] = None
     readout_every: Optional[PosTime] = None

@@ -1,5 +1,8 @@
-"""The few lines ``abm validate`` prints about a scenario; each event is described by its
-registered kind (:meth:`abm.events.EventKind.describe`)."""
+"""What ``abm validate`` and ``abm info`` print about a scenario.
+
+The few lines ``abm validate`` prints about a scenario; each event is described by its
+registered kind (:meth:`abm.events.EventKind.describe`).
+"""
 
 from __future__ import annotations
 
@@ -56,8 +59,11 @@ def _cell_type(c) -> str:
 
 
 def timeline(sc) -> list[str]:
-    """``abm info`` lines for what a run file's metadata does not show: the events (each
-    described by its kind), the tissue processes and the plugins."""
+    """``abm info`` lines for a run's timeline.
+
+    ``abm info`` lines for what a run file's metadata does not show: the events (each
+    described by its kind), the tissue processes and the plugins.
+    """
     from ..events import event_kind  # noqa: PLC0415
 
     out = [f"{'events':<14}" + ("; ".join(

@@ -1,6 +1,9 @@
-"""The YAML tree of a scenario file: read with PyYAML's safe loader, the line of every key
+"""The YAML tree of a scenario file.
+
+Read with PyYAML's safe loader, the line of every key
 (for line-precise messages), duplicate keys, and ``--set key.path=value`` overrides applied
-before validation. See docs/scenario-format.md ("Overrides")."""
+before validation. See docs/scenario-format.md ("Overrides").
+"""
 
 from __future__ import annotations
 

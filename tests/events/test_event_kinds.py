@@ -1,6 +1,9 @@
-"""Event kinds go through the registry: the built-in ones fire as before, and a kind (and a
+"""Event kinds go through the registry.
+
+The built-in ones fire as before, and a kind (and a
 readout kind) registered by a plugin module named in the scenario file is validated,
-resolved, summarised, fired and recorded the same way, in ``abm run`` and ``abm resume``."""
+resolved, summarised, fired and recorded the same way, in ``abm run`` and ``abm resume``.
+"""
 
 from __future__ import annotations
 

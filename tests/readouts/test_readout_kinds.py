@@ -1,6 +1,9 @@
-"""Readout kinds go through the registry: the built-in ones parse and evaluate as before
+"""Readout kinds go through the registry.
+
+The built-in ones parse and evaluate as before
 (each one module), messages list the registered grammars, and a kind registered outside
-the package is parsed, evaluated and given its unit the same way."""
+the package is parsed, evaluated and given its unit the same way.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,7 @@ import pytest
 from abm.cells import TissueModel
 from abm.errors import ModelInputError
 from abm.fields import TissueClass
-from abm.readouts import (Readout, ReadoutKind, evaluate_readouts, grammar, readout_kind,
-                          readout_units)
+from abm.readouts import Readout, ReadoutKind, evaluate_readouts, grammar, readout_kind, readout_units
 from abm.registry import READOUT_KINDS
 from abm.scenario import parse_readout
 

@@ -1,6 +1,9 @@
-"""Region shapes go through the registry: each built-in shape is one module, and a shape
+"""Region shapes go through the registry.
+
+Each built-in shape is one module, and a shape
 registered outside the package is accepted in scenario files with its own keys, checks
-and line-precise errors."""
+and line-precise errors.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
-"""Cell types declared in scenario files: new types, ``extends:``, their cross references,
+"""Cell types declared in scenario files.
+
+New types, ``extends:``, their cross references,
 their errors at the right line, and their run (readouts count them, the run file records
-their structure and colours)."""
+their structure and colours).
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
-"""Tissue processes in scenario files: ``processes:`` names a registered process and gives
+"""Tissue processes in scenario files.
+
+``processes:`` names a registered process and gives
 its parameters with units; they are converted by each parameter's Kind, built into
 instances for the model, sensed by rules as ``tissue_state:<name>``, and read by ``mean``
-and ``max`` readouts like fields."""
+and ``max`` readouts like fields.
+"""
 
 from __future__ import annotations
 
