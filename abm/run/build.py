@@ -67,14 +67,13 @@ def build_model(sc: Scenario, backend=None, seed=None) -> TissueModel:
     cap_by_label = np.array([t.capacity for t in sc.tissue], np.int64)
     if seed is None:
         seed = sc.domain.seed
-    extra = {"processes": [p.instance() for p in sc.processes]} if sc.processes else {}
     model = TissueModel(
         shape=sc.domain.shape, dx=sc.domain.dx, fields=[f.species() for f in sc.fields],
         cell_types=[c.cls for c in sc.cell_types],
         rules=[r for c in sc.cell_types for r in c.rules],
         parameters={c.name: dict(c.parameters) for c in sc.cell_types},
         capacity=cap_by_label[labels], labels=labels, tissue=tissue, dt=sc.domain.dt,
-        seed=seed, backend=b, **extra)
+        seed=seed, backend=b, processes=[p.instance() for p in sc.processes])
     model.label_capacity = cap_by_label
     return model
 

@@ -41,12 +41,13 @@ CHECKPOINT_WALL_S = 1800.0
 
 
 def snapshot(writer, model, sc) -> None:
-    """Write the fields and agent tables the scenario records, with the labels now."""
+    """Write the fields, tissue states and agent tables the scenario records, with the labels now."""
     fields = {n: np.asarray(to_numpy(model.fields.field(n))) for n in sc.outputs.fields}
     agents = {n: {k: np.asarray(to_numpy(c)) for k, c in model.populations[n].columns.items()}
               for n in sc.outputs.agents}
+    extra = {"tissue_states": model.tissue_state_arrays()} if sc.processes else {}
     writer.write_snapshot(int(model.steps), float(model.time), fields, agents,
-                          labels=labels_now(model))
+                          labels=labels_now(model), **extra)
 
 
 def checkpoint(writer, model, events_fired: int) -> None:

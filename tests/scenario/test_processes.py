@@ -125,6 +125,9 @@ def test_a_run_records_the_tissue_states(tmp_path):
     with open_run(out) as r:
         ro = r.readouts()
         assert r.readout_units["mean viability"] == "1"
+        v_end = r.tissue_state("viability")            # the last snapshot, [x, y, z]
+    assert v_end[:5] == pytest.approx(math.exp(-0.03 * 20.0), rel=1e-12)    # the core half
+    assert v_end[5:] == pytest.approx(math.exp(-0.01 * 20.0), rel=1e-12)
     t = ro["time_min"]
     assert ro["mean viability in core"] == pytest.approx(np.exp(-0.03 * t), rel=1e-12)
     assert ro["max viability in parenchyma"] == pytest.approx(np.exp(-0.01 * t), rel=1e-12)
