@@ -163,3 +163,21 @@ def test_rule_meaning_is_checked_at_the_rules_line():
     e = error_of(bad)
     assert "below the base value 0.01" in e.problem and "write 'decreases'" in e.problem
     assert (e.line, e.path) == (18, "cell_types.Osteoclast.rules[0]")
+
+
+def test_a_run_with_declared_types_resumes_to_the_same_result(tmp_path):
+    from abm.run.runner import resume_run
+
+    whole = run_scenario(load(), tmp_path / "whole.h5", progress=False, backend="numpy")
+    part = run_scenario(load(overrides=("domain.duration=3 min",)), tmp_path / "part.h5",
+                        progress=False, backend="numpy")
+    resume_run(part, until="6 min", progress=False)
+    with open_run(whole) as a, open_run(part) as b:
+        ra, rb = a.readouts(), b.readouts()
+        assert set(ra) == set(rb)
+        for k in ra:
+            assert np.array_equal(ra[k], rb[k]), k
+        for t in ("HomingBMSC", "Osteoclast"):
+            ta, tb = a.agents(t), b.agents(t)
+            for col in ta:
+                assert np.array_equal(ta[col], tb[col]), (t, col)
