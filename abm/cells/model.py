@@ -89,6 +89,10 @@ class TissueModel(mesa.Model):
     labels, tissue : optional
         Tissue labels and classes (see :class:`abm.fields.FieldSolver`); labels are
         also the ``tissue:<name>`` signal.
+    label_capacity : sequence of int, optional
+        Cells a voxel of each tissue label holds, instead of ``capacity``: the model
+        keeps it and rebuilds the capacities whenever the labels change
+        (:meth:`set_tissue`, e.g. an injury).
     dt : float
         Cell time step, min.
     seed : int, optional
@@ -121,7 +125,8 @@ class TissueModel(mesa.Model):
                  seed: int | None = None, backend: str | Backend | None = None,
                  field_dtype=None, scheme: str = "auto", model_reporters=None,
                  agent_reporters=None, agenttype_reporters=None,
-                 processes: Sequence[TissueProcess] | None = None):
+                 processes: Sequence[TissueProcess] | None = None,
+                 label_capacity: Sequence[int] | None = None):
         if seed is None:
             seed = int.from_bytes(os.urandom(8), "little") >> 1
         try:
@@ -152,6 +157,14 @@ class TissueModel(mesa.Model):
         self.tissue_names = [t.name for t in (tissue or [])]
         self._labels_flat = None if labels is None else xp.asarray(labels).reshape(-1)
 
+        self.label_capacity = None
+        if label_capacity is not None:
+            if labels is None:
+                raise ModelInputError("label_capacity needs tissue labels (labels=...)")
+            if not (np.isscalar(capacity) and capacity == 1):
+                raise ModelInputError("give either capacity or label_capacity, not both")
+            self.label_capacity = self._check_label_capacity(label_capacity, len(tissue or []))
+            capacity = self.label_capacity[np.asarray(to_numpy(labels))]
         self.capacity = xp.asarray(placement.capacity_array(capacity, self.shape))
         self.occupancy = xp.zeros(self.n_voxels, dtype=np.int32)
 
@@ -339,21 +352,30 @@ class TissueModel(mesa.Model):
         tissue : sequence of TissueClass, optional
             Properties per label (default: keep the current table).
         label_capacity : sequence of int, optional
-            Cells a voxel of each label can hold; if given, the voxel capacities are
-            rebuilt from the new labels. Cells already in a voxel whose capacity
-            drops stay there; the voxel takes no new cells until it has room.
+            Cells a voxel of each label can hold (default: the model's own
+            ``label_capacity``, if it was built with one). When there is one, the voxel
+            capacities are rebuilt from the new labels; cells already in a voxel whose
+            capacity drops stay there, and the voxel takes no new cells until it has
+            room. Without one the capacities stay as they are.
         """
         tissue = list(tissue) if tissue is not None else list(self.fields.tissue)
         self.fields.set_tissue(labels, tissue)
         self.tissue_names = [t.name for t in tissue]
         xp = self.xp
         self._labels_flat = xp.asarray(self.fields.labels).reshape(-1)
+        if label_capacity is None:
+            label_capacity = self.label_capacity
         if label_capacity is not None:
-            cap = np.asarray(label_capacity, np.int64)
-            if cap.shape != (len(tissue),) or (cap < 0).any():
-                raise ModelInputError(f"label_capacity needs one integer >= 0 per tissue label "
-                                      f"({len(tissue)}), got {label_capacity!r}")
+            cap = self._check_label_capacity(label_capacity, len(tissue))
             self.capacity = xp.asarray(cap[self.fields.labels].reshape(-1).astype(np.int32))
+
+    @staticmethod
+    def _check_label_capacity(label_capacity, n_labels: int) -> np.ndarray:
+        cap = np.asarray(label_capacity)
+        if cap.shape != (n_labels,) or not np.issubdtype(cap.dtype, np.integer) or (cap < 0).any():
+            raise ModelInputError(f"label_capacity needs one integer >= 0 per tissue label "
+                                  f"({n_labels}), got {label_capacity!r}")
+        return cap.astype(np.int64)
 
     def tissue_state_arrays(self) -> dict[str, np.ndarray]:
         """Every tissue state as a NumPy array of the lattice shape (a copy), for snapshots."""

@@ -11,7 +11,6 @@ import numpy as np
 from kernels.backend import to_numpy
 
 from ..errors import ModelInputError
-from ..fields import Depot
 
 __all__ = ["get_state", "set_state"]
 
@@ -29,23 +28,19 @@ def get_state(model) -> dict:
     or copy them, before the model steps on.
     """
     fs = model.fields
-    depots = {}
-    for k, d in enumerate(fs.depots):
-        depots[f"{k:04d}"] = {"species": d.species, "voxels": np.asarray(to_numpy(d.voxels)),
-                              "remaining": float(d.remaining), "law": d.law,
-                              "rate": float(d.rate), "released": float(d.released)}
+    fstate = fs.get_state()
     return {
         "model": {"steps": int(model.steps), "time": float(model.time),
                   "next_id": int(model._next_id), "seed": int(model.seed),
-                  "field_time": float(fs.time), "field_steps": int(fs.step_count)},
+                  "field_time": fstate["time"], "field_steps": fstate["step_count"]},
         "tissue": {"labels": (np.zeros(model.shape, np.uint8) if fs.labels is None
                               else np.asarray(fs.labels, np.uint8)),
                    "capacity": np.asarray(to_numpy(model.capacity)),
                    "occupancy": np.asarray(to_numpy(model.occupancy))},
         "populations": {n: {k: np.asarray(to_numpy(c)) for k, c in p.columns.items()}
                         for n, p in model.populations.items()},
-        "fields": {sp.name: np.asarray(to_numpy(fs.u[i])) for i, sp in enumerate(fs.species)},
-        "depots": depots,
+        "fields": fstate["fields"],
+        "depots": fstate["depots"],
         "tissue_states": {s: np.asarray(to_numpy(a)) for s, a in model.tissue_states.items()},
     }
 
@@ -92,18 +87,9 @@ def set_state(model, state: dict) -> None:
         cols = state["populations"][n]
         for k, (dt_, shp, _) in pop.spec.items():
             pop.columns[k] = xp.asarray(np.asarray(cols[k], dt_).reshape((-1,) + shp))
-    for i, sp in enumerate(fs.species):
-        fs.u[i][...] = xp.asarray(np.asarray(state["fields"][sp.name], fs.dtype))
+    fs.set_state(state["fields"], state.get("depots", {}), m["field_time"], m["field_steps"])
     for s, a in tissue_states.items():
         model.tissue_states[s] = xp.array(a)
-    fs.depots = []
-    for _, d in sorted(state.get("depots", {}).items()):
-        fs.depots.append(Depot(d["species"], xp.asarray(np.asarray(d["voxels"], np.int64)),
-                               float(d["remaining"]), d["law"], float(d["rate"]),
-                               float(d["released"])))
-    fs.clear_point_exchange()
-    fs.time = float(m["field_time"])
-    fs.step_count = int(m["field_steps"])
     model.steps = int(m["steps"])
     model.time = float(m["time"])
     model._next_id = int(m["next_id"])

@@ -63,7 +63,7 @@ class InjuryEvent(EventKind):
         mask = ctx.mask(spec.region)
         lab = ctx.labels().copy()
         lab[mask] = model.tissue_names.index(spec.label)
-        model.set_tissue(lab, label_capacity=model.label_capacity)
+        model.set_tissue(lab)  # capacities follow the labels (the model's label_capacity)
         for d in spec.release:
             load_depot(d, mask if d.region is None else ctx.mask(d.region), model)
         ctx.log.info("t = %g min: injury, %d voxels become %s", model.time, int(mask.sum()),

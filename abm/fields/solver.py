@@ -325,6 +325,52 @@ class FieldSolver(FieldSources):
             self.u[i][...] = a
 
     # ---------------------------------------------------------------- report
+    # ------------------------------------------------------------------ checkpoints
+    def get_state(self) -> dict:
+        """The fields, depots and clock as plain NumPy arrays and numbers (for checkpoints).
+
+        Returns
+        -------
+        dict
+            ``fields`` (name to lattice array, field units; may share memory with the
+            solver on NumPy), ``depots`` (numbered dicts of species, voxels, remaining,
+            law, rate, released; amounts in field unit × µm³), ``time`` (min) and
+            ``step_count``.
+        """
+        depots = {f"{k:04d}": {"species": d.species, "voxels": np.asarray(to_numpy(d.voxels)),
+                               "remaining": float(d.remaining), "law": d.law,
+                               "rate": float(d.rate), "released": float(d.released)}
+                  for k, d in enumerate(self.depots)}
+        return {"fields": {sp.name: np.asarray(to_numpy(self.u[i]))
+                           for i, sp in enumerate(self.species)},
+                "depots": depots, "time": float(self.time), "step_count": int(self.step_count)}
+
+    def set_state(self, fields: dict, depots: dict, time: float, step_count: int) -> None:
+        """Restore what :meth:`get_state` returned (same species and lattice).
+
+        Point exchange is cleared; it is set anew by the cells each step.
+
+        Raises
+        ------
+        ModelInputError
+            The fields named differ from the solver's, or an array has the wrong shape.
+        """
+        if set(fields) != {sp.name for sp in self.species}:
+            raise ModelInputError(f"checkpoint fields {sorted(fields)} do not match the "
+                                  f"model's {[sp.name for sp in self.species]}")
+        for i, sp in enumerate(self.species):
+            a = np.asarray(fields[sp.name], self.dtype)
+            if a.shape != self.shape:
+                raise ModelInputError(f"checkpoint field {sp.name!r} has shape {a.shape}, the "
+                                      f"lattice is {self.shape}")
+            self.u[i][...] = self.xp.asarray(a)
+        self.depots = [Depot(d["species"], self.xp.asarray(np.asarray(d["voxels"], np.int64)),
+                             float(d["remaining"]), d["law"], float(d["rate"]),
+                             float(d["released"])) for _, d in sorted(depots.items())]
+        self.clear_point_exchange()
+        self.time = float(time)
+        self.step_count = int(step_count)
+
     def total_amount(self, name: str) -> float:
         """Amount of field ``name`` in the lattice, concentration × µm³."""
         return float(to_numpy(self.field(name).sum(dtype=np.float64))) * self.voxel_volume

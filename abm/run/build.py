@@ -72,9 +72,8 @@ def build_model(sc: Scenario, backend=None, seed=None) -> TissueModel:
         cell_types=[c.cls for c in sc.cell_types],
         rules=[r for c in sc.cell_types for r in c.rules],
         parameters={c.name: dict(c.parameters) for c in sc.cell_types},
-        capacity=cap_by_label[labels], labels=labels, tissue=tissue, dt=sc.domain.dt,
+        label_capacity=cap_by_label, labels=labels, tissue=tissue, dt=sc.domain.dt,
         seed=seed, backend=b, processes=[p.instance() for p in sc.processes])
-    model.label_capacity = cap_by_label
     return model
 
 
