@@ -12,8 +12,7 @@ experiments; :mod:`abm.run` runs them into HDF5 run files, read back with
 :func:`open_run` (:mod:`abm.runfile`).
 """
 
-from .biology import (BMSC, BUILTIN_CELL_TYPES, Astrocyte, Microglia, NeuralProgenitor,
-                      Osteoblast)
+from .biology import BMSC, BUILTIN_CELL_TYPES, Astrocyte, Microglia, NeuralProgenitor, Osteoblast
 from .cells import LatticeCell, TissueModel
 from .errors import FieldNotFiniteError, ModelInputError
 from .fields import DEFAULT_CELL_STEP_MIN, Depot, FieldSolver, Species, TissueClass

@@ -1,1 +1,6 @@
-from .cli import main; import sys; sys.exit(main())
+"""Run the ``abm`` command line as ``python -m abm``."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from .fields import DEFAULT_CELL_STEP_MIN, FieldSolver
 from .seeds import load_field_defaults
 
+
 def build_demo(backend=None, shape=(64, 64, 32), dx=20.0):
     """Set up the demonstration solver.
 

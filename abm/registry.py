@@ -1,6 +1,7 @@
-"""Registries: each kind of biological thing is declared once, in one module, and
-registered here; everything else (the scenario schema, the runner, the run file,
-``abm info``, the viewer) looks it up by name.
+"""Registries: each kind of biological thing is declared once, in one module, and registered here.
+
+Everything else (the scenario schema, the runner, the run file, ``abm info``, the
+viewer) looks it up by name.
 
 Five registries exist:
 

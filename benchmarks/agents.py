@@ -178,7 +178,6 @@ def machine_info() -> dict:
     The same record as benchmarks/fields.py, plus the Mesa version.
     """
     import mesa  # noqa: PLC0415
-
     from fields import machine_info as field_machine_info  # noqa: PLC0415 (benchmarks/fields.py)
 
     info = field_machine_info()
@@ -325,8 +324,10 @@ def run_tissue(n_agents: int, steps: int, seed: int, backend: str, budget_s: flo
 # ------------------------------------------------------------- the baseline
 @contextlib.contextmanager
 def _time_field_steps(calls: list[float]):
-    """Temporarily wrap ``FieldSolver.step`` (the class) so that each call's duration
-    is appended to ``calls`` (NumPy backend: no synchronisation needed)."""
+    """Temporarily wrap ``FieldSolver.step`` (the class) to record how long each call takes.
+
+    Each call's duration is appended to ``calls`` (NumPy backend: no synchronisation needed).
+    """
     original = FieldSolver.step
 
     def timed(self, *args, **kwargs):
@@ -427,7 +428,7 @@ def behaviour_check(n_agents: int, steps: int, seed: int) -> dict:
 
 # --------------------------------------------------------------- profiling
 def profile_step(n_agents: int, seed: int, backend: str, top: int = 25) -> dict:
-    """cProfile one step (after a warm-up step) and list the project's top functions.
+    """Profile one step with cProfile (after a warm-up step) and list the project's top functions.
 
     Returns
     -------

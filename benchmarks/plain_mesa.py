@@ -36,12 +36,32 @@ from mesa.discrete_space import CellAgent, OrthogonalVonNeumannGrid
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for agent_workload, also when imported
 
 from agent_workload import (  # noqa: E402
-    CAPACITY, CHI, DT_MIN, DX_UM, FIELDS, K_D, PERSISTENCE_MIN, Q_EXOSOME, S_BDNF,
-    S_VEGF_BASE, S_VEGF_HALF, S_VEGF_HILL, S_VEGF_MAX, SDF_RAMP_MAX, T_BDNF, T_VEGF,
-    U_SDF, V_BASE, V_HALF, V_HILL, V_MAX, lattice_side,
+    CAPACITY,
+    CHI,
+    DT_MIN,
+    DX_UM,
+    FIELDS,
+    K_D,
+    PERSISTENCE_MIN,
+    Q_EXOSOME,
+    S_BDNF,
+    S_VEGF_BASE,
+    S_VEGF_HALF,
+    S_VEGF_HILL,
+    S_VEGF_MAX,
+    SDF_RAMP_MAX,
+    T_BDNF,
+    T_VEGF,
+    U_SDF,
+    V_BASE,
+    V_HALF,
+    V_HILL,
+    V_MAX,
+    lattice_side,
 )
-from abm.seeds import load_field_defaults  # noqa: E402
+
 from abm.fields import FieldSolver  # noqa: E402
+from abm.seeds import load_field_defaults  # noqa: E402
 
 #: Hop directions, in the order the uniform draw is matched against them.
 DIRECTIONS = ((1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 0), (0, 0, 1), (0, 0, -1))

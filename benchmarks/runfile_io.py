@@ -31,8 +31,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from abm.runfile import RunWriter, open_run  # noqa: E402
 from fields import machine_info  # noqa: E402
+
+from abm.runfile import RunWriter, open_run  # noqa: E402
 
 
 def _field(n: int, rng, dtype) -> np.ndarray:

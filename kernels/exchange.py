@@ -79,9 +79,11 @@ class PointExchange:
 
     @classmethod
     def from_sums(cls, backend: Backend, voxels, st, su, q, dtype) -> "PointExchange":
-        """Build from per-voxel sums already computed (unique ``voxels``; ``Σ S T``,
-        ``Σ (S + U)`` and ``Σ q`` per voxel), with no checks: for the cell layer, which
-        computes them for all fields at once."""
+        """Build from per-voxel sums already computed, with no checks.
+
+        ``voxels`` are unique; the sums are ``Σ S T``, ``Σ (S + U)`` and ``Σ q`` per voxel.
+        This is for the cell layer, which computes them for all fields at once.
+        """
         ex = cls.__new__(cls)
         ex.backend = backend
         ex._set(voxels, st, su, q, dtype)

@@ -1,5 +1,7 @@
-"""The room where the biology lives: cell types, tissue processes, events, regions and
-readouts of the seed papers, each declared once and registered (:mod:`abm.registry`).
+"""The biology of the seed papers: cell types, tissue processes, events, regions and readouts.
+
+This is the room where the biology lives; each piece is declared once and registered
+(:mod:`abm.registry`).
 
 * :mod:`.bmsc`: the transplanted (or resident) bone-marrow mesenchymal stem cell;
 * :mod:`.brain`: microglia, astrocytes, neural progenitors (seed 000);

@@ -6,8 +6,10 @@ __all__ = ["BMSC"]
 
 
 class BMSC(LatticeCell):
-    """Bone-marrow mesenchymal stem cell: homes up SDF-1α through CXCR4, secretes VEGF,
-    BDNF and exosomes (seed 000_58091ff4731d18ef)."""
+    """Bone-marrow mesenchymal stem cell (seed 000_58091ff4731d18ef).
+
+    It homes up SDF-1α through CXCR4 and secretes VEGF, BDNF and exosomes.
+    """
 
     chemotaxis_field = "SDF-1a"
     chemotaxis_receptor = "CXCR4"

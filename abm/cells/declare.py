@@ -1,6 +1,8 @@
-"""Cell types declared as data (a scenario file's ``cell_types`` section), as PhysiCell
-users declare them in XML: a new :class:`~abm.cells.types.LatticeCell` subclass made
-from names and numbers, optionally extending a built-in or registered type."""
+"""Cell types declared as data (a scenario file's ``cell_types`` section).
+
+As PhysiCell users declare them in XML, each is a new :class:`~abm.cells.types.LatticeCell`
+subclass made from names and numbers, optionally extending a built-in or registered type.
+"""
 
 from __future__ import annotations
 

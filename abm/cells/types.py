@@ -99,9 +99,11 @@ class LatticeCell(mesa.Agent):
 
     # ------------------------------------------------------------ views
     def __init__(self, model, pos, **values):
-        """Add one new cell of this type at voxel ``pos`` (slow path; use
-        :meth:`TissueModel.add_cells` for many). ``values`` set phenotype
-        variables or ``state`` (a state name)."""
+        """Add one new cell of this type at voxel ``pos`` (slow path).
+
+        Use :meth:`TissueModel.add_cells` for many. ``values`` set phenotype
+        variables or ``state`` (a state name).
+        """
         if not hasattr(model, "_add_cells"):
             raise ModelInputError(f"{type(self).__name__} cells live in a TissueModel, "
                                   f"not in a plain {type(model).__name__}")

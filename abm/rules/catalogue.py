@@ -1,6 +1,8 @@
-"""The catalogue of what rules can name: the signals a cell type senses, the behaviours
-rules may change, and the parameters a cell type accepts, in a model with given cell
-types, fields and tissue labels."""
+"""The catalogue of what rules can name, in a model with given cell types, fields and tissue labels.
+
+It lists the signals a cell type senses, the behaviours rules may change, and the
+parameters a cell type accepts.
+"""
 
 from __future__ import annotations
 
@@ -32,8 +34,10 @@ def signal_names(cls, type_names, field_names, tissue_names, tissue_states=()) -
 
 
 def behaviour_names(cls, type_names, field_names) -> set[str]:
-    """Behaviours of cell class ``cls`` that rules may change, in a model with these
-    cell types and fields (chemotaxis only if its field is one of them)."""
+    """Behaviours of cell class ``cls`` that rules may change, in a model with these cell types and fields.
+
+    Chemotaxis is among them only if its field is one of those fields.
+    """
     fields = list(field_names)
     b = {"speed", "division", "death"}
     if cls.chemotaxis_field and cls.chemotaxis_field in fields:
@@ -48,8 +52,11 @@ def behaviour_names(cls, type_names, field_names) -> set[str]:
 
 
 def known_parameters(cls, type_names, field_names) -> set[str]:
-    """Parameter names cell class ``cls`` accepts: its behaviours, the non-behaviour
-    parameters, ``chemotaxis`` if the class chemotaxes, and ``initial:<variable>``."""
+    """Parameter names cell class ``cls`` accepts.
+
+    They are its behaviours, the non-behaviour parameters, ``chemotaxis`` if the class
+    chemotaxes, and ``initial:<variable>``.
+    """
     known = behaviour_names(cls, type_names, field_names) | set(NON_BEHAVIOUR)
     if cls.chemotaxis_field:
         known.add("chemotaxis")

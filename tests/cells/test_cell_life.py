@@ -1,5 +1,8 @@
-"""Division, death, differentiation and phenotype transitions against their rate laws;
-secretion against the field engine; reproducibility of seeded runs."""
+"""Cell life against its rate laws, against the field engine, and for reproducibility.
+
+Division, death, differentiation and phenotype transitions against their rate laws;
+secretion against the field engine; reproducibility of seeded runs.
+"""
 
 import math
 
@@ -126,8 +129,11 @@ def test_phenotype_variable_relaxes_exactly():
 
 
 def test_secreting_cell_gives_field_engine_point_source_steady_state():
-    """One fixed cell releasing q and secreting toward T: same field as the engine's own
-    point exchange, and at steady state the total obeys release = decay x amount + uptake."""
+    """One fixed cell releasing q and secreting toward T acts as the engine's point source.
+
+    It gives the same field as the engine's own point exchange, and at steady state the
+    total obeys release = decay x amount + uptake.
+    """
     vegf = Species("VEGF", 1800.0, 0.0206, unit="ng/mL")
     shape, S, T, q = (24, 24, 24), 0.05, 5.0, 2.0e4
     where = np.array([[12, 12, 12]])
@@ -184,8 +190,11 @@ def test_same_seed_same_state_different_seed_different_state():
 
 
 def test_placement_in_chunks_equals_the_one_shot_draw(monkeypatch):
-    """Chunked slot selection picks exactly the slots a one-shot draw over every free slot
-    picks (same counter-based keys), on a lattice with capacity 3 and some cells present."""
+    """Chunked slot selection picks exactly the slots a one-shot draw over every free slot picks.
+
+    Both use the same counter-based keys; checked on a lattice with capacity 3 and some
+    cells present.
+    """
     import abm.cells.placement as M
     from kernels import rng as R
 

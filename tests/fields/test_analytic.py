@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import screened_point_source, shell_points
 from scipy.special import erfc
 
 from abm import FieldSolver, Species
-
-from conftest import screened_point_source, shell_points
 
 DX = 20.0  # µm
 

@@ -117,8 +117,10 @@ def test_schemes_agree_on_uniform_tissue():
 
 
 def test_labels_that_differ_only_in_name_keep_the_spectral_scheme():
-    """Two labels with equal transport (e.g. penumbra vs parenchyma, differing only in
-    cell capacity) are uniform tissue for the fields: same scheme, same numbers."""
+    """Two labels with equal transport are uniform tissue for the fields: same scheme, same numbers.
+
+    For example penumbra vs parenchyma, which differ only in cell capacity.
+    """
     n = 16
     lab = np.zeros((n, n, n), np.uint8)
     lab[4:9, 4:9, 4:9] = 1

@@ -42,8 +42,9 @@ def test_constant_depot_runs_out():
 
 @pytest.mark.parametrize("dt, tol", [(1.0, 2e-3), (0.1, 2e-4)])
 def test_depot_with_decay_matches_ode(dt, tol):
-    """First-order release k into a field that decays at λ (well mixed by fast diffusion):
-    amount(t) = M k/(λ - k) (e^{-kt} - e^{-λt}).
+    """First-order release k into a field that decays at λ follows the ODE solution.
+
+    Well mixed by fast diffusion, amount(t) = M k/(λ - k) (e^{-kt} - e^{-λt}).
 
     The amount released per step is exact; within a step it enters at an even
     rate, so under decay the field is off by O(dt): 0.08% at dt = 1 min here.

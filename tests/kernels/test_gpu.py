@@ -74,11 +74,15 @@ def test_cell_layer_cupy_matches_numpy_over_100_steps():
 
 
 def test_scenario_run_on_cupy_resumes_exactly_and_tracks_numpy(tmp_path):
-    """A scenario run on the GPU: resuming gives the uninterrupted run bit for bit, and
-    the readouts follow the NumPy run (float32 fields on the GPU, so not bit-identical)."""
+    """A scenario run on the GPU resumes exactly and tracks the NumPy run.
+
+    Resuming gives the uninterrupted run bit for bit, and the readouts follow the NumPy
+    run (float32 fields on the GPU, so not bit-identical).
+    """
+    from test_run import small
+
     from abm.cli import main
     from abm.runfile import open_run
-    from test_run import small
 
     scen = small(tmp_path, duration="80 min", snap="20 min", ckpt="20 min")
     full, part, cpu = tmp_path / "full.h5", tmp_path / "part.h5", tmp_path / "cpu.h5"

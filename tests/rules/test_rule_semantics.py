@@ -15,8 +15,11 @@ def _rule(direction, behaviour, m, signal="BDNF", ct="Astrocyte"):
 
 
 def test_decreases_above_base_would_raise_the_behaviour():
-    """The trap the refusal prevents: with the grammar's arithmetic, a 'decreases' rule whose
-    max_response exceeds the base raises the behaviour as the signal rises."""
+    """The trap the refusal prevents: a 'decreases' rule above its base would raise the behaviour.
+
+    With the grammar's arithmetic, a 'decreases' rule whose max_response exceeds the base
+    raises the behaviour as the signal rises.
+    """
     r = _rule("decreases", "death", 1e-3)
     b = RuleSet.apply(np, 1e-4, [r], {"BDNF": np.array([0.0, 1.0, 100.0])})
     assert b[0] == 1e-4 and b[2] > 9e-4  # 'protection' that kills ten times faster

@@ -18,8 +18,8 @@ import pytest
 from abm import TissueModel
 from abm.cli import main
 from abm.run.memory import estimate_bytes
-from abm.runfile import open_run
 from abm.run.runner import build_model, evaluate_readouts, place_populations
+from abm.runfile import open_run
 from abm.scenario import load_scenario, load_scenario_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -274,8 +274,11 @@ def test_events_do_what_they_say(tmp_path):
 
 # ------------------------------------------------------------------ crash safety
 def _run_until_killed(scenario: Path, out: Path, min_step: int, extra_delay: float) -> int:
-    """Start ``abm run`` in a subprocess; SIGKILL it once a checkpoint past ``min_step``
-    is logged (plus a delay). Returns the process's return code."""
+    """Start ``abm run`` in a subprocess and SIGKILL it once a checkpoint past ``min_step`` is logged.
+
+    The kill comes ``extra_delay`` seconds after that checkpoint is seen in the log.
+    Returns the process's return code.
+    """
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, "-m", "abm", "run", str(scenario), "--out", str(out),
                              "--quiet"], env=env, stdout=subprocess.DEVNULL,
@@ -386,11 +389,14 @@ def test_run_file_holds_no_pickles(tmp_path):
 
 
 def test_a_signal_late_in_a_step_still_checkpoints_before_stopping(tmp_path, monkeypatch):
-    """SIGTERM arriving after a step's checkpoint decision (here: inside the flush of step
-    4) stops the run after the next step, with a checkpoint at that step, never with none."""
+    """SIGTERM arriving after a step's checkpoint decision still checkpoints before stopping.
+
+    Here the signal arrives inside the flush of step 4; it stops the run after the next
+    step, with a checkpoint at that step, never with none.
+    """
     from abm.errors import RunStopped
-    from abm.runfile import RunWriter
     from abm.run.runner import run_scenario
+    from abm.runfile import RunWriter
 
     calls = {"n": 0}
     flush = RunWriter.flush
@@ -423,8 +429,11 @@ def test_cupy_backend_without_a_gpu_is_a_clear_input_error(tmp_path, capsys):
 
 
 def test_wall_clock_checkpoints_do_not_change_the_run(tmp_path):
-    """--checkpoint-wall 0 checkpoints after every step (only the last two are kept); the
-    run ends exactly as one that checkpoints only on its schedule."""
+    """Wall-clock checkpoints do not change the run.
+
+    --checkpoint-wall 0 checkpoints after every step (only the last two are kept); the
+    run ends exactly as one that checkpoints only on its schedule.
+    """
     scen = small(tmp_path, duration="30 min", snap="30 min", ckpt="30 min")
     a, b = tmp_path / "a.h5", tmp_path / "b.h5"
     assert main(["run", str(scen), "--out", str(a), "--quiet"]) == 0

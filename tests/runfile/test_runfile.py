@@ -439,9 +439,12 @@ def test_xdmf_sidecar_references_valid_datasets(tmp_path):
 
 
 def test_xdmf_maps_paraview_xyz_to_model_xyz_on_an_anisotropic_lattice(tmp_path):
-    """ParaView takes the fastest axis as X and reads Dimensions / origin / spacing
+    """The XDMF maps ParaView's X, Y, Z to the model's x, y, z on an anisotropic lattice.
+
+    ParaView takes the fastest axis as X and reads Dimensions / origin / spacing
     slowest-first (Z Y X): the datasets are (nz, ny, nx) and the triples z y x, so
-    ParaView's X, Y, Z are the model's x, y, z (no mirror image)."""
+    ParaView's X, Y, Z are the model's x, y, z (no mirror image).
+    """
     shape = (10, 7, 5)                                    # nx, ny, nz
     rng = np.random.default_rng(7)
     fields = [{"A": rng.random(shape, dtype=np.float32), "B-c": rng.standard_normal(shape)}

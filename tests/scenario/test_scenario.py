@@ -9,13 +9,19 @@ import pytest
 
 from abm import cli
 from abm.biology import BUILTIN_CELL_TYPES
-from abm.seeds import load_field_defaults
-from abm.fields import TissueClass
 from abm.cells import TissueModel
-from abm.regions import BoxRegion, EllipsoidRegion, LabelRegion, ShellRegion, SphereRegion
-from abm.scenario import (ScenarioError, build_labels, catalogue, load_scenario,
-                          load_scenario_text, parse_readout)
 from abm.errors import ModelInputError
+from abm.fields import TissueClass
+from abm.regions import BoxRegion, EllipsoidRegion, LabelRegion, ShellRegion, SphereRegion
+from abm.scenario import (
+    ScenarioError,
+    build_labels,
+    catalogue,
+    load_scenario,
+    load_scenario_text,
+    parse_readout,
+)
+from abm.seeds import load_field_defaults
 
 VALID = """\
 name: quickstart

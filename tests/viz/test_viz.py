@@ -431,8 +431,11 @@ print("WINDOW", seen["window"], seen["snap"], float(seen["img"].std()))
 
 
 def test_interactive_window_plays_on_an_x_display(small_run, tmp_path):
-    """`abm view`'s window on a real X server (Xvfb): it opens, play advances the
-    snapshots on the viewer's own timer, and the window shows a picture."""
+    """`abm view`'s window works on a real X server (Xvfb).
+
+    It opens, play advances the snapshots on the viewer's own timer, and the window
+    shows a picture.
+    """
     xvfb = shutil.which("Xvfb")
     if xvfb is None:
         pytest.skip("Xvfb is not installed (apt-get install xvfb); the off-screen tests cover "

@@ -6,8 +6,10 @@ __all__ = ["Astrocyte", "Microglia", "NeuralProgenitor"]
 
 
 class Microglia(LatticeCell):
-    """Microglia with M0 (resting), M1 (pro-inflammatory) and M2 (anti-inflammatory) states;
-    BMSC exosomes shift M1 to M2 (seed 000_58091ff4731d18ef)."""
+    """Microglia with M0 (resting), M1 (pro-inflammatory) and M2 (anti-inflammatory) states.
+
+    BMSC exosomes shift M1 to M2 (seed 000_58091ff4731d18ef).
+    """
 
     states = ("M0", "M1", "M2")
     colour = "#b0b0b0"
