@@ -7,6 +7,7 @@ Readouts, snapshots and checkpoints at their intervals, the stop flag
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import math
 import signal
 import sys
@@ -23,7 +24,7 @@ from ..scenario import Scenario
 from .build import labels_now
 
 __all__ = ["CHECKPOINT_WALL_S", "Schedule", "StopFlag", "snapshot", "checkpoint", "record_readouts",
-           "recording", "steps_for"]
+           "recording", "publish", "steps_for"]
 
 log = logging.getLogger("abm.run")
 
@@ -109,10 +110,17 @@ def _mark_failed(writer, exc) -> None:
         pass
 
 
-def _setup_log(out: Path, verbose: bool) -> logging.Handler:
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
+
+
+def _setup_log(out: Path, verbose: bool, published: bool = True) -> logging.Handler:
+    """Log to ``out``'s .log; for an unpublished run file, to memory until :func:`publish`."""
     log.setLevel(logging.INFO)
-    h = logging.FileHandler(out.with_suffix(".log"), mode="a", encoding="utf-8")
-    h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    if published:
+        h = logging.FileHandler(out.with_suffix(".log"), mode="a", encoding="utf-8")
+    else:   # an earlier RUN.log stays as it was until the new run has started
+        h = logging.handlers.MemoryHandler(capacity=10_000, flushLevel=logging.CRITICAL + 1)
+    h.setFormatter(logging.Formatter(_LOG_FORMAT))
     log.addHandler(h)
     if verbose:
         sh = logging.StreamHandler(sys.stderr)
@@ -121,10 +129,31 @@ def _setup_log(out: Path, verbose: bool) -> logging.Handler:
     return h
 
 
+def publish(writer, out: Path) -> None:
+    """Put a staged run file in place (:meth:`RunWriter.publish`) and start its .log.
+
+    Log records kept in memory since the start go to the .log file first.
+    """
+    writer.publish()
+    for h in list(log.handlers):
+        if isinstance(h, logging.handlers.MemoryHandler):
+            fh = logging.FileHandler(out.with_suffix(".log"), mode="a", encoding="utf-8")
+            fh.setFormatter(logging.Formatter(_LOG_FORMAT))
+            h.setTarget(fh)
+            h.flush()
+            log.removeHandler(h)
+            h.close()
+            log.addHandler(fh)
+
+
 @contextmanager
 def recording(writer, out: Path, verbose: bool):
-    """Log to ``out``'s .log; on failure mark the run file; always close it."""
-    _setup_log(out, verbose)
+    """Log to ``out``'s .log; on failure mark the run file; always close it.
+
+    A staged writer that is never published (the start failed) is closed and its
+    temporary file deleted, leaving any earlier file at ``out`` and its .log untouched.
+    """
+    _setup_log(out, verbose, published=writer.published)
     try:
         yield
         writer.set_attrs(status="finished")

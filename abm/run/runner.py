@@ -38,9 +38,19 @@ from ..errors import ModelInputError, RunStopped
 from ..events import FireContext, event_kind
 from ..readouts import evaluate_readouts, readout_units, total_unit
 from ..runfile import RunFileError, RunWriter, open_run
+from ..runfile.opening import _refuse_if_being_written
 from ..scenario import Scenario, load_scenario, load_scenario_text
 from .build import build_model, labels_now, place_populations
-from .recording import CHECKPOINT_WALL_S, Schedule, StopFlag, checkpoint, record_readouts, recording, snapshot
+from .recording import (
+    CHECKPOINT_WALL_S,
+    Schedule,
+    StopFlag,
+    checkpoint,
+    publish,
+    record_readouts,
+    recording,
+    snapshot,
+)
 
 __all__ = ["build_model", "place_populations", "run_scenario", "resume_run", "rebuild_scenario",
            "fire_event", "evaluate_readouts", "readout_units", "total_unit", "RunStopped",
@@ -140,6 +150,7 @@ def run_scenario(scenario, out, *, overrides=(), backend=None, seed=None, overwr
         raise RunFileError(f"{out} exists; pass --overwrite to replace it or choose another --out")
     if not out.parent.exists():
         raise RunFileError(f"folder {out.parent} does not exist; create it or choose another --out")
+    _refuse_if_being_written(out)
     model = build_model(sc, backend=backend, seed=seed)
     place_populations(model, sc)
     n_end = sc.domain.n_steps
@@ -160,7 +171,7 @@ def run_scenario(scenario, out, *, overrides=(), backend=None, seed=None, overwr
         labels=labels_now(model),
         cell_types={c.name: _declaration(c.cls) for c in sc.cell_types},
         **({"tissue_state_units": sc.tissue_state_units} if sc.processes else {}),
-        overwrite=overwrite)
+        overwrite=overwrite, staged=True)
     with recording(writer, out, verbose):
         log.info("run %s: scenario %s, %s backend, seed %d, lattice %s x %g um, %d steps of %g min",
                  out, sc.name, model.backend.name, model.seed, sc.domain.shape, sc.domain.dx,
@@ -174,6 +185,8 @@ def run_scenario(scenario, out, *, overrides=(), backend=None, seed=None, overwr
         snapshot(writer, model, sc)
         checkpoint(writer, model, fired)
         writer.flush()
+        # the run has started: only now does the new file replace an earlier one
+        publish(writer, out)
         log.info("checkpoint at step 0 (initial state)")
         _loop(model, sc, writer, sched, fired, progress, checkpoint_wall_s)
     return out

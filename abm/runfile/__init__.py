@@ -37,6 +37,17 @@ the rows are written and flushed. A writer killed at any moment (SIGKILL, node l
 therefore leaves a file that opens and shows only complete snapshots; the test suite
 checks this by killing a writer process at random moments.
 
+Creating and replacing a file
+-----------------------------
+A new file is built under a temporary name in the same folder (``.NAME.partial-PID``)
+and renamed into place: ``abm run`` renames it after the initial checkpoint (step 0) is
+written, so a start that is refused or fails, or is killed in its first moments, leaves
+an earlier file at that path, its ``.xdmf`` and its ``.log`` exactly as they were (a
+killed start may leave the hidden temporary file, which can be deleted). A file that
+another program is writing (it holds HDF5's write lock) is never replaced, even with
+``--overwrite``; ``abm resume`` opens with that lock too, so two writers never share a
+file.
+
 Safety of received files
 ------------------------
 Only plain numeric arrays, HDF5 strings (UTF-8), enums for booleans and attributes

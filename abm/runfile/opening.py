@@ -6,7 +6,10 @@ file as a run file with a message that names the fix.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import functools
+import os
 import re
 from pathlib import Path
 
@@ -90,13 +93,51 @@ def _open_h5(path, mode: str) -> h5py.File:
     return f
 
 
+def _being_written(p: Path) -> bool:
+    """Whether another open file description holds the HDF5 write lock on ``p``.
+
+    HDF5 (1.10 and later) takes an exclusive ``flock`` on a file it opens for writing and
+    a shared one for reading, for as long as the file is open. A shared lock that cannot
+    be had at once therefore means a live writer (an ``abm run`` or ``abm resume`` in
+    progress, or any program with the file open for writing); readers do not count. With
+    ``HDF5_USE_FILE_LOCKING=FALSE`` writers take no lock and cannot be detected.
+    """
+    try:
+        fd = os.open(p, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as e:
+        return e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _refuse_if_being_written(p: Path) -> None:
+    """RunFileError if another program is writing ``p`` (the file is left as it is)."""
+    if p.is_file() and _being_written(p):
+        raise RunFileError(f"{p} is being written by another program (an `abm run` or "
+                           "`abm resume` still in progress holds its HDF5 write lock); it was "
+                           "left as it is: wait for that run to end, stop it, or choose "
+                           "another output path")
+
+
 def _check_new_path(p: Path, overwrite: bool) -> Path:
-    """``p`` if a new run file may be created there, else RunFileError naming the fix."""
+    """``p`` if a new run file may be created there, else RunFileError naming the fix.
+
+    Nothing is written or truncated here; an existing file that another program is
+    writing is refused even with ``overwrite``.
+    """
     if p.exists() and not overwrite:
         raise RunFileError(f"{p} exists; pass --overwrite to replace it, or choose another "
                            "output path")
     if p.is_dir():
         raise RunFileError(f"{p} is a folder; give a file name such as {p / 'run.h5'}")
+    _refuse_if_being_written(p)
     if not p.parent.is_dir():
         raise RunFileError(f"cannot create {p}: the folder {p.parent} does not exist; "
                            "create it first or choose another output path")

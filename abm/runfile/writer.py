@@ -6,6 +6,7 @@ consistent (see "Crash safety" in :mod:`abm.runfile`).
 
 from __future__ import annotations
 
+import os
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,6 +40,7 @@ from .opening import (
     _check_new_path,
     _open_h5,
     _package_version,
+    _refuse_if_being_written,
     _short,
 )
 from .readouts import _ReadoutSeries
@@ -78,13 +80,15 @@ class RunWriter:
         self._tissue_state_units = _read_tissue_state_units(f)
         self._states = _read_cell_types(f)[1]
         self._xdmf = _xdmf_entries(f)
+        self._staging: Path | None = None   # temporary name until published
 
     # ----------------------------------------------------------------- creation
     @classmethod
     def create(cls, path, *, metadata: dict, scenario_text: str, units: dict[str, str],
                field_units: dict[str, str], tissue_names: list[str], labels: np.ndarray,
                cell_types: dict[str, dict], overwrite: bool = False,
-               tissue_state_units: dict[str, str] | None = None) -> "RunWriter":
+               tissue_state_units: dict[str, str] | None = None,
+               staged: bool = False) -> "RunWriter":
         """Create a new run file and write everything known before the first step.
 
         Parameters
@@ -121,6 +125,13 @@ class RunWriter:
             Tissue state name -> unit (e.g. ``{"viability": "1"}``), in the order the
             states are listed; their snapshots go to :meth:`write_snapshot`'s
             ``tissue_states``.
+        staged : bool
+            Keep the new file under a temporary name in the same folder
+            (``.NAME.partial-PID``) until :meth:`publish` renames it into place; closing
+            an unpublished writer deletes it. An earlier file at ``path`` stays exactly
+            as it was until then, so a start that fails leaves it intact. Without
+            ``staged`` the file is published as soon as its structure is written (still
+            by a rename: ``path`` never holds a half-created file).
 
         Returns
         -------
@@ -129,8 +140,8 @@ class RunWriter:
         Raises
         ------
         RunFileError
-            ``path`` exists and ``overwrite`` is false (the file is left untouched),
-            or its folder does not exist.
+            ``path`` exists and ``overwrite`` is false, or another program is writing
+            it (the file is left untouched in both cases), or its folder does not exist.
         ValueError
             A reserved metadata key, bad labels, or a colour that is not ``"#rrggbb"``
             (raised before the file is created or replaced).
@@ -142,8 +153,9 @@ class RunWriter:
         labels = _to_numpy(labels)
         _check_labels(labels, len(tissue_names))
         type_attrs = _cell_type_attrs(cell_types)
+        tmp = p.parent / f".{p.name}.partial-{os.getpid()}"
         try:
-            f = h5py.File(p, "w")
+            f = h5py.File(tmp, "w")
         except OSError as e:
             raise RunFileError(f"cannot create {p} ({_short(e)}); check that the folder is "
                                "writable and the file is not open in another program") from None
@@ -170,14 +182,42 @@ class RunWriter:
             f.create_group("checkpoints")
             f.create_group("readouts")
             f.flush()
+            w = cls(f, p)
         except BaseException:
             f.close()
+            _unlink(tmp)
             raise
-        w = cls(f, p)
+        w._staging = tmp
         w._field_units = dict(field_units)
         w._last_labels = labels.astype(np.uint8, copy=True)
-        w._update_xdmf()
+        if not staged:
+            w.publish()
         return w
+
+    def publish(self) -> None:
+        """Rename a staged file into place at :attr:`path` and write its XDMF sidecar.
+
+        Does nothing for a published writer. Refused (RunFileError; the staged file is
+        deleted and the earlier file at ``path`` left as it is) if another program has
+        started writing ``path`` since :meth:`create`.
+        """
+        if self._staging is None:
+            return
+        self._check_open()
+        try:
+            _refuse_if_being_written(self.path)
+            self._f.flush()
+            os.replace(self._staging, self.path)
+        except BaseException:
+            self._discard()
+            raise
+        self._staging = None
+        self._update_xdmf()
+
+    @property
+    def published(self) -> bool:
+        """Whether the file is at :attr:`path` (False while a staged file is unpublished)."""
+        return self._staging is None
 
     @classmethod
     def resume(cls, path) -> tuple["RunWriter", dict]:
@@ -391,8 +431,11 @@ class RunWriter:
         self._f.flush()
 
     def close(self) -> None:
-        """Flush and close the file (idempotent)."""
+        """Flush and close the file (idempotent); an unpublished staged file is deleted."""
         if self._closed:
+            return
+        if self._staging is not None:
+            self._discard()
             return
         try:
             self._readouts.write_rows()
@@ -412,11 +455,25 @@ class RunWriter:
         if self._closed:
             raise ValueError(f"the run file {self.path} is closed")
 
+    def _discard(self) -> None:
+        """Close and delete an unpublished staged file (the earlier file stays as it was)."""
+        self._closed = True
+        try:
+            self._f.close()
+        except Exception:  # noqa: BLE001 - the file is being thrown away
+            pass
+        if self._staging is not None:
+            _unlink(self._staging)
+            self._staging = None
+
     def _update_xdmf(self) -> None:
         """Rewrite the sidecar; a failure (disk full, read-only folder) only warns.
 
-        The run file itself is complete and ``write_xdmf`` can redo the sidecar.
+        The run file itself is complete and ``write_xdmf`` can redo the sidecar. Nothing
+        is written for an unpublished staged file (the sidecar names :attr:`path`).
         """
+        if self._staging is not None:
+            return
         try:
             _write_xdmf_from(self._f, self.path, self._xdmf)
         except OSError as e:
@@ -427,3 +484,11 @@ class RunWriter:
         if self._last_labels is None:
             self._last_labels = _read_lattice(self._f["tissue/labels"][str(self._labels_version)])
         return self._last_labels
+
+
+def _unlink(p: Path) -> None:
+    """Remove ``p`` if it is there."""
+    try:
+        os.unlink(p)
+    except OSError:
+        pass
