@@ -1,20 +1,38 @@
 """A Mesa ``AgentSet`` over array-backed populations (plus any ordinary Mesa agents).
 
-Mesa's own AgentSet keeps weak references to agent objects. Array-backed cells
-have no lasting objects (a view is made when asked for), so this subclass
-stores *which* agents it holds (cell type and unique ids) and makes views while
-iterating. ``len``, ``agg`` and ``get`` on a stored attribute read the arrays
-directly and never make views; ``select``, ``do``, ``map``, ``sort``,
-``shuffle`` and ``groupby`` iterate views like Mesa does (Python speed, fine
-for thousands of agents, slow for millions).
+Mesa's own AgentSet keeps weak references to agent objects, so an agent that
+leaves the model (and is no longer referenced) leaves every set. Array-backed
+cells have no lasting objects (a view is made when asked for), so this
+subclass stores *which* agents it holds, as keys (a type code and a unique id
+per array-backed cell, a weak reference per ordinary agent), and checks each
+key against the populations whenever it is read: a cell that died, or changed
+cell type, has left every set at once. A set never returns another cell's row.
+
+Two kinds of set:
+
+* a **based** set (``model.agents``, ``model.agents_by_type[T]`` of a cell
+  type) follows the model: every living cell of its types (and, for
+  ``model.agents``, every ordinary agent), in id order. After an in-place
+  operation (``shuffle``/``sort``/``select`` with ``inplace=True``, ``add``,
+  ``remove``, ...) it keeps the order and membership that operation gave to the
+  agents present then, and still takes in agents born later (appended, as Mesa's
+  ``model.agents`` does);
+* an **explicit** set (the result of ``select``, ``shuffle``, ``sort``,
+  ``groupby``, set algebra, ``create_agents``) holds the agents it was made with,
+  minus those that have left the model.
+
+``len``, ``agg`` and ``get`` of a stored column (a phenotype variable, ``state``,
+``pos``, ...) read the arrays directly; everything else iterates views, as Mesa
+iterates agents (Python speed: fine for thousands of agents, slow for millions).
 """
 
 from __future__ import annotations
 
-import builtins
 import operator
+import weakref
 from collections import defaultdict
 
+import mesa
 import numpy as np
 from mesa.agent import AgentSet, GroupBy
 
@@ -24,156 +42,268 @@ from .types import LatticeCell
 
 __all__ = ["CellAgentSet"]
 
-_FAST_AGG = {builtins.sum: np.sum, builtins.min: np.min, builtins.max: np.max, len: len}
+_NONE = np.zeros(0, np.int64)
+
+
+class _Keys:
+    """Members in order: type code per member (-1: ordinary agent) and id or ref index."""
+
+    __slots__ = ("tc", "uid", "refs")
+
+    def __init__(self, tc=_NONE, uid=_NONE, refs=()):
+        self.tc = np.asarray(tc, np.int64)
+        self.uid = np.asarray(uid, np.int64)
+        self.refs = list(refs)
+
+    def __len__(self):
+        return int(self.tc.shape[0])
+
+    def take(self, mask) -> _Keys:
+        return _Keys(self.tc[mask], self.uid[mask], self.refs)
+
+    @staticmethod
+    def concat(parts) -> _Keys:
+        refs, tcs, uids = [], [], []
+        for p in parts:
+            uid = p.uid.copy()
+            uid[p.tc < 0] += len(refs)
+            refs.extend(p.refs)
+            tcs.append(p.tc)
+            uids.append(uid)
+        if not tcs:
+            return _Keys()
+        return _Keys(np.concatenate(tcs), np.concatenate(uids), refs)
 
 
 class CellAgentSet(AgentSet):
-    """Agents of a TissueModel: array-backed cell types and optional ordinary Mesa agents.
+    """Agents of a TissueModel: array-backed cells and ordinary Mesa agents, as Mesa's AgentSet.
 
     Parameters
     ----------
     model : TissueModel
-    types : sequence of LatticeCell subclasses
-        Array-backed cell types in the set (all their living agents, unless ``ids``).
-    ids : dict, optional
-        Cell type name to a NumPy array of the unique ids in the set.
-    others : list, optional
-        Ordinary Mesa agents (slow path) in the set.
-    ordered : list, optional
-        An explicit order of views (the result of ``shuffle`` or ``sort``); overrides
-        ``types``/``ids``.
+    agents : iterable of agents, optional
+        Members of an explicit set, in order.
+    base : sequence of LatticeCell subclasses, optional
+        Makes a based set over the living cells of these types (see the module docs).
+    base_others : bool
+        A based set also holds every ordinary Mesa agent of the model.
     """
 
-    def __init__(self, model, types=(), ids=None, others=None, ordered=None):  # noqa: D107
+    def __init__(self, model, agents=(), *, base=None, base_others=False):  # noqa: D107
         self.model = model
         self.random = model.random
-        self._types = tuple(types)
-        self._ids = ids
-        self._others = list(others or [])
-        self._ordered = ordered
+        self._base = None if base is None else tuple(model._type_code[c] for c in base)
+        self._base_others = bool(base_others)
+        self._known = None          # a based set's keys when it was last changed in place
+        self._keys = None if base is not None else self._keys_of(agents)
+
+    # -------------------------------------------------------------- keys
+    def _keys_of(self, agents) -> _Keys:
+        code = self.model._type_code
+        tc, uid, refs = [], [], []
+        seen = set()
+        for a in agents:
+            if isinstance(a, LatticeCell):
+                key = (code[type(a)], a.unique_id)
+            elif isinstance(a, mesa.Agent):
+                key = ("ref", id(a))
+            else:
+                raise TypeError(f"an agent set holds Mesa agents, got {a!r}")
+            if key in seen:
+                continue
+            seen.add(key)
+            if key[0] == "ref":
+                tc.append(-1)
+                uid.append(len(refs))
+                refs.append(weakref.ref(a))
+            else:
+                tc.append(key[0])
+                uid.append(key[1])
+        return _Keys(np.asarray(tc, np.int64), np.asarray(uid, np.int64), refs)
+
+    def _alive(self, keys: _Keys) -> np.ndarray:
+        """Which keys are members still in the model (cells) or still referenced (ordinary)."""
+        ok = np.zeros(len(keys), bool)
+        for c in np.unique(keys.tc).tolist():
+            sel = keys.tc == c
+            if c < 0:
+                ok[sel] = [keys.refs[i]() is not None for i in keys.uid[sel].tolist()]
+                continue
+            ids = self.model._ids_of(c)
+            u = keys.uid[sel]
+            if ids.shape[0]:
+                r = np.minimum(np.searchsorted(ids, u), ids.shape[0] - 1)
+                ok[sel] = ids[r] == u
+        return ok
+
+    def _base_keys(self) -> _Keys:
+        """The based set's members: its types' living cells and ordinary agents, by id."""
+        parts = [_Keys(np.full(len(ids := self.model._ids_of(c)), c, np.int64), ids)
+                 for c in self._base]
+        order_ids = [p.uid for p in parts]
+        if self._base_others:
+            others = list(mesa.Model.agents.fget(self.model))
+            parts.append(_Keys(np.full(len(others), -1, np.int64), np.arange(len(others)),
+                               [weakref.ref(a) for a in others]))
+            order_ids.append(np.asarray([a.unique_id for a in others], np.int64))
+        keys = _Keys.concat(parts)
+        if len(parts) > 1 and len(keys):
+            # one id counter for cells and ordinary agents: id order is Mesa's order of
+            # registration (a cell that changed type keeps its id, and its place)
+            keys = keys.take(np.argsort(np.concatenate(order_ids), kind="stable"))
+        return keys
+
+    def _current(self) -> _Keys:
+        """The live members, in order."""
+        if self._base is None:
+            keys = self._keys.take(self._alive(self._keys))
+            self._keys = keys if len(keys) != len(self._keys) else self._keys
+            return keys
+        base = self._base_keys()
+        if self._known is None:
+            return base
+        kept = self._keys.take(self._alive(self._keys))
+        return _Keys.concat([kept, base.take(~_member(base, self._known))])
+
+    def _set_keys(self, keys: _Keys) -> CellAgentSet:
+        """Change this set in place (a based set remembers who was present)."""
+        if self._base is not None and self._known is None:
+            self._known = self._base_keys()
+        elif self._base is not None:
+            self._known = _Keys.concat([self._known, self._base_keys()])
+        self._keys = keys
+        return self
+
+    def _agent(self, keys: _Keys, i: int):
+        c = int(keys.tc[i])
+        if c < 0:
+            return keys.refs[int(keys.uid[i])]()
+        return self.model._type_list[c]._view(self.model, int(keys.uid[i]))
+
+    def _still_here(self, keys: _Keys, i: int, agent) -> bool:
+        if agent is None:
+            return False
+        if int(keys.tc[i]) >= 0:
+            return agent.alive
+        return True
+
+    def _agents_live(self, keys: _Keys | None = None):
+        """Iterate the members, skipping any that left earlier in the same loop (as Mesa)."""
+        keys = self._current() if keys is None else keys
+        for i in range(len(keys)):
+            a = self._agent(keys, i)
+            if self._still_here(keys, i, a):
+                yield a
+
+    def _new(self, keys: _Keys) -> CellAgentSet:
+        out = CellAgentSet(self.model)
+        out._keys = keys
+        return out
 
     # -------------------------------------------------------------- basics
-    def _type_ids(self, cls):
-        if self._ids is not None:
-            return self._ids.get(cls.cell_type, np.zeros(0, np.int64))
-        return to_numpy(self.model.populations[cls.cell_type].ids)
-
     def __len__(self) -> int:
-        if self._ordered is not None:
-            return len(self._ordered)
-        if self._ids is None:
-            n = sum(len(self.model.populations[c.cell_type]) for c in self._types)
-        else:
-            n = sum(len(v) for v in self._ids.values())
-        return n + len(self._others)
+        return len(self._current())
 
     def __iter__(self):
-        if self._ordered is not None:
-            yield from self._ordered
-            return
-        for cls in self._types:
-            view = cls._view
-            for uid in self._type_ids(cls).tolist():
-                yield view(self.model, uid)
-        yield from list(self._others)
+        return self._agents_live()
 
     def __contains__(self, agent) -> bool:
-        if self._ordered is not None:
-            return agent in self._ordered
         if isinstance(agent, LatticeCell):
-            if agent.model is not self.model or not any(type(agent) is c for c in self._types):
+            c = self.model._type_code.get(type(agent))
+            if c is None or agent.model is not self.model or not agent.alive:
                 return False
-            if self._ids is not None and agent.unique_id not in set(self._type_ids(type(agent)).tolist()):
-                return False
-            return agent.alive
-        return agent in self._others
+            probe = _Keys([c], [agent.unique_id])
+        elif isinstance(agent, mesa.Agent):
+            probe = _Keys([-1], [0], [weakref.ref(agent)])
+        else:
+            return False
+        return bool(_member(probe, self._current())[0])
 
     def __getitem__(self, item):
         return list(self)[item]
 
-    def _columns_available(self, attr: str) -> bool:
-        return (self._ordered is None and not self._others and bool(self._types)
-                and all(attr in self.model.populations[c.cell_type].columns
-                        and not (attr == "state") for c in self._types))
+    def _from_iterable(self, it):
+        """Set algebra (``&``, ``|``, ``-``, ``^``) gives a new explicit set of the same model."""
+        return CellAgentSet(self.model, it)
 
-    def _column(self, attr: str) -> np.ndarray:
-        parts = []
-        for cls in self._types:
+    def __copy__(self):
+        return self._new(self._current())
+
+    # ------------------------------------------------------------ columns
+    def _column(self, keys: _Keys, attr: str):
+        """Values of a stored column for every key, or None when some member has no such column."""
+        if len(keys) and (keys.tc < 0).any():
+            return None
+        parts = {}
+        for c in np.unique(keys.tc).tolist():
+            cls = self.model._type_list[c]
             pop = self.model.populations[cls.cell_type]
-            col = to_numpy(pop.columns[attr])
-            if self._ids is not None:
-                rows = np.searchsorted(to_numpy(pop.ids), self._type_ids(cls))
-                col = col[rows]
-            parts.append(col)
-        return np.concatenate(parts) if parts else np.zeros(0)
-
-    def _derive(self, keep):
-        """A new set holding the agents of this one for which ``keep`` says True (order kept)."""
-        ids = defaultdict(list)
-        others, ordered = [], []
-        for a in self:
-            if not keep(a):
-                continue
-            if self._ordered is not None:
-                ordered.append(a)
-            elif isinstance(a, LatticeCell):
-                ids[a.cell_type].append(a.unique_id)
+            if attr not in pop.columns or attr in ("id",) or _shadowed(cls, attr):
+                return None
+            parts[c] = pop
+        if not parts:
+            return []
+        out = [None] * len(keys)
+        for c, pop in parts.items():
+            sel = np.flatnonzero(keys.tc == c)
+            rows = np.searchsorted(to_numpy(pop.ids), keys.uid[sel])
+            col = to_numpy(pop.columns[attr])[rows]
+            if attr == "state" and pop.states:
+                vals = [pop.states[int(i)] for i in col.tolist()]
+            elif col.ndim == 2:
+                vals = [tuple(r) for r in col.tolist()]
             else:
-                others.append(a)
-        if self._ordered is not None:
-            return CellAgentSet(self.model, ordered=ordered)
-        return CellAgentSet(self.model, self._types,
-                            {c.cell_type: np.asarray(ids.get(c.cell_type, []), np.int64)
-                             for c in self._types}, others)
-
-    def _become(self, other: CellAgentSet):
-        self._types, self._ids = other._types, other._ids
-        self._others, self._ordered = other._others, other._ordered
-        return self
+                vals = col.tolist()
+            for i, v in zip(sel.tolist(), vals):
+                out[i] = v
+        return out
 
     # ------------------------------------------------------------ Mesa API
     def select(self, filter_func=None, at_most=float("inf"), inplace=False, agent_type=None):
         """Agents passing ``filter_func`` and of ``agent_type``, at most ``at_most`` (as in Mesa)."""
-        if isinstance(at_most, float) and at_most <= 1.0:
-            at_most = int(len(self) * at_most)
-        count = [0]
-
-        def keep(a):
-            if count[0] >= at_most:
-                return False
-            if agent_type is not None and not isinstance(a, agent_type):
-                return False
-            if filter_func is not None and not filter_func(a):
-                return False
-            count[0] += 1
-            return True
-
-        if filter_func is None and agent_type is not None and at_most == float("inf") \
-                and self._ordered is None:
-            types = tuple(c for c in self._types if issubclass(c, agent_type))
-            ids = None if self._ids is None else {c.cell_type: self._type_ids(c) for c in types}
-            out = CellAgentSet(self.model, types, ids,
-                               [a for a in self._others if isinstance(a, agent_type)])
-        else:
-            out = self._derive(keep)
-        return self._become(out) if inplace else out
+        keys = self._current()
+        if filter_func is None and agent_type is None and at_most == float("inf"):
+            return self if inplace else self._new(keys)
+        if at_most <= 1.0 and isinstance(at_most, float):
+            at_most = int(len(keys) * at_most)
+        if agent_type is not None:
+            types = self.model._type_list
+            keep = np.array([issubclass(types[c], agent_type) if c >= 0 else
+                             isinstance(keys.refs[u](), agent_type)
+                             for c, u in zip(keys.tc.tolist(), keys.uid.tolist())], bool)
+            keys = keys.take(keep) if len(keys) else keys
+        if filter_func is not None or at_most < len(keys):
+            keep = np.zeros(len(keys), bool)
+            count = 0
+            for i in range(len(keys)):
+                if count >= at_most:
+                    break
+                a = self._agent(keys, i)
+                if self._still_here(keys, i, a) and (filter_func is None or filter_func(a)):
+                    keep[i] = True
+                    count += 1
+            keys = keys.take(keep)
+        return self._set_keys(keys) if inplace else self._new(keys)
 
     def shuffle(self, inplace=False):
-        """The agents in a random order (drawn from ``model.random``)."""
-        order = list(self)
+        """The agents in a random order (drawn from ``model.random``, as Mesa draws it)."""
+        keys = self._current()
+        order = list(range(len(keys)))
         self.random.shuffle(order)
-        out = CellAgentSet(self.model, ordered=order)
-        return self._become(out) if inplace else out
+        keys = keys.take(np.asarray(order, np.int64))
+        return self._set_keys(keys) if inplace else self._new(keys)
 
     def sort(self, key, ascending=False, inplace=False):
         """The agents sorted by ``key`` (attribute name or function)."""
         if isinstance(key, str):
             key = operator.attrgetter(key)
-        out = CellAgentSet(self.model, ordered=sorted(self, key=key, reverse=not ascending))
-        return self._become(out) if inplace else out
+        keys = self._current()
+        agents = list(self._agents_live(keys))
+        keys = self._keys_of(sorted(agents, key=key, reverse=not ascending))
+        return self._set_keys(keys) if inplace else self._new(keys)
 
     def _update(self, agents):
-        return self._become(CellAgentSet(self.model, ordered=list(agents)))
+        return self._set_keys(self._keys_of(agents))
 
     def do(self, method, *args, **kwargs):
         """Call ``method`` (name or function) on every agent; returns the set."""
@@ -181,78 +311,71 @@ class CellAgentSet(AgentSet):
         return self
 
     def shuffle_do(self, method, *args, **kwargs):
-        """``do`` in a random order."""
-        self.shuffle().do(method, *args, **kwargs)
+        """``do`` in a random order (agents removed earlier in the loop are skipped)."""
+        keys = self._current()
+        order = list(range(len(keys)))
+        self.random.shuffle(order)
+        _call_all(self._agents_live(keys.take(np.asarray(order, np.int64))), method, args, kwargs)
         return self
 
     def map(self, method, *args, **kwargs):
         """Results of calling ``method`` on every agent, as a list."""
-        if isinstance(method, str):
-            return [getattr(a, method)(*args, **kwargs) for a in self]
-        return [method(a, *args, **kwargs) for a in self]
+        return _call_all(self._agents_live(), method, args, kwargs)
 
     def agg(self, attribute: str, func):
-        """``func`` applied to the values of ``attribute`` (read from the arrays when stored there)."""
-        if self._columns_available(attribute):
-            values = self._column(attribute)
-            fast = _FAST_AGG.get(func)
-            return fast(values) if fast is not None else func(values)
-        return func([getattr(a, attribute) for a in self])
+        """``func`` (or each of several functions) applied to the values of ``attribute``."""
+        values = self.get(attribute)
+        if callable(func):
+            return func(values)
+        return [f(values) for f in func]
 
     def get(self, attr_names, handle_missing="error", default_value=None):
         """Values of one attribute (a list) or of several (a list of lists), as in Mesa."""
+        if handle_missing not in ("error", "default"):
+            raise ValueError(f"Unknown handle_missing option: {handle_missing}, "
+                             "should be one of 'error' or 'default'")
         single = isinstance(attr_names, str)
         names = [attr_names] if single else list(attr_names)
-        if all(self._columns_available(n) for n in names):
-            cols = []
-            for n in names:
-                c = self._column(n)
-                cols.append([tuple(r) for r in c.tolist()] if c.ndim == 2 else c.tolist())
+        keys = self._current()
+        cols = [self._column(keys, n) for n in names]
+        if all(c is not None for c in cols):
             return cols[0] if single else [list(r) for r in zip(*cols)]
-        out = []
-        for a in self:
-            row = []
-            for n in names:
-                if handle_missing == "default":
-                    try:
-                        row.append(getattr(a, n))
-                    except AttributeError:
-                        row.append(default_value)
-                else:
-                    row.append(getattr(a, n))
-            out.append(row[0] if single else row)
-        return out
+        agents = list(self._agents_live(keys))
+        if handle_missing == "error":
+            rows = [[getattr(a, n) for n in names] for a in agents]
+        else:
+            rows = [[getattr(a, n, default_value) for n in names] for a in agents]
+        return [r[0] for r in rows] if single else rows
 
     def set(self, attr_name: str, value):
-        """Set ``attr_name`` to ``value`` on every agent."""
+        """Set ``attr_name`` to ``value`` on every agent (array-backed: into the column)."""
         for a in self:
             setattr(a, attr_name, value)
         return self
 
     def add(self, agent):
-        """Add an ordinary Mesa agent (array-backed cells join through their population)."""
-        if isinstance(agent, LatticeCell):
-            if type(agent) not in self._types and self._ordered is None:
-                self._types += (type(agent),)
+        """Add an agent (a cell already in the model, or an ordinary Mesa agent)."""
+        new = self._keys_of([agent])
+        if agent in self:
             return
-        if self._ordered is not None:
-            self._ordered.append(agent)
-        elif agent not in self._others:
-            self._others.append(agent)
+        self._set_keys(_Keys.concat([self._current(), new]))
 
     def discard(self, agent):
-        """Drop an ordinary Mesa agent from the set (array-backed cells leave by dying)."""
-        if self._ordered is not None:
-            if agent in self._ordered:
-                self._ordered.remove(agent)
-        elif agent in self._others:
-            self._others.remove(agent)
+        """Drop an agent from the set if it is there (the agent stays in the model)."""
+        if agent not in self:
+            return
+        keys = self._current()
+        self._set_keys(keys.take(~_member(keys, self._keys_of([agent]))))
 
     def remove(self, agent):
-        """As :meth:`discard`, but a missing ordinary agent raises KeyError."""
-        if not isinstance(agent, LatticeCell) and agent not in self:
+        """As :meth:`discard`, but an agent not in the set raises KeyError (as in Mesa)."""
+        if agent not in self:
             raise KeyError(agent)
         self.discard(agent)
+
+    def clear(self):
+        """Empty the set (the agents stay in the model)."""
+        self._set_keys(_Keys())
 
     def groupby(self, by, result_type="agentset"):
         """Group agents by an attribute name or function (as in Mesa)."""
@@ -261,13 +384,43 @@ class CellAgentSet(AgentSet):
         for a in self:
             groups[key(a)].append(a)
         if result_type == "agentset":
-            return GroupBy({k: CellAgentSet(self.model, ordered=v) for k, v in groups.items()})
+            return GroupBy({k: CellAgentSet(self.model, v) for k, v in groups.items()})
         return GroupBy(dict(groups))
 
     def __getstate__(self):
-        return {"model": self.model, "types": self._types, "ids": self._ids,
-                "others": self._others, "ordered": self._ordered}
+        return {"model": self.model, "agents": list(self), "base": self._base,
+                "base_others": self._base_others, "changed": self._known is not None}
 
     def __setstate__(self, state):
-        self.__init__(state["model"], state["types"], state["ids"], state["others"],
-                      state["ordered"])
+        model = state["model"]
+        base = state["base"]
+        types = None if base is None else [model._type_list[c] for c in base]
+        self.__init__(model, state["agents"] if base is None else (), base=types,
+                      base_others=state["base_others"])
+        if base is not None and state["changed"]:
+            self._update(state["agents"])
+
+
+def _member(keys: _Keys, among: _Keys) -> np.ndarray:
+    """Which of ``keys`` are in ``among`` (cells by type and id, ordinary agents by identity)."""
+    out = np.zeros(len(keys), bool)
+    cells = keys.tc >= 0
+    if cells.any() and len(among):
+        c_among = among.tc >= 0
+        a = among.tc[c_among] * (1 << 40) + among.uid[c_among]
+        out[cells] = np.isin(keys.tc[cells] * (1 << 40) + keys.uid[cells], a)
+    if (~cells).any():
+        ids = {id(o) for i in among.uid[among.tc < 0].tolist() if (o := among.refs[i]()) is not None}
+        out[~cells] = [id(keys.refs[i]()) in ids for i in keys.uid[~cells].tolist()]
+    return out
+
+
+def _shadowed(cls, attr: str) -> bool:
+    """True when the class defines ``attr`` itself (a property or method of a subclass)."""
+    return any(attr in k.__dict__ for k in cls.__mro__ if k not in (LatticeCell, mesa.Agent, object))
+
+
+def _call_all(agents, method, args, kwargs) -> list:
+    if isinstance(method, str):
+        return [getattr(a, method)(*args, **kwargs) for a in agents]
+    return [method(a, *args, **kwargs) for a in agents]

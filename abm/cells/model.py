@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 import os
+import weakref
 from collections.abc import Sequence
 
 import mesa
@@ -60,6 +61,7 @@ from . import placement
 from . import state as S
 from .agentset import CellAgentSet
 from .parameters import cell_classes, resolve_parameters
+from .phases.record import StepCollector, collect_initial, collect_step
 from .plan import StepPlan
 from .population import Population
 
@@ -136,9 +138,15 @@ class TissueModel(mesa.Model):
         if not 0 <= seed < 2**63:
             raise ModelInputError(f"seed must be an integer from 0 to 2**63 - 1, got {seed}")
         super().__init__(seed=seed)
-        # ids shared with ordinary Mesa agents: one counter for the whole model
+        # ids shared with ordinary Mesa agents: one counter for the whole model. Mesa 3.3
+        # has no public hook for its per-model id counter, so this is the one private name
+        # the model still uses (the pinned Mesa range is tested).
         self._next_id = 1
         mesa.Agent._ids[self] = _IdCounter(self)
+        # the data collection and the start-of-step time wrap Mesa's step (see step())
+        self._mesa_step = self.step
+        self.step = self._step_and_record
+        self._views = weakref.WeakValueDictionary()
         self.seed = seed
         self.backend = get_backend(backend)
         xp = self.xp = self.backend.xp
@@ -170,6 +178,10 @@ class TissueModel(mesa.Model):
 
         # cell types
         self.cell_classes: dict[str, type] = cell_classes(cell_types)
+        self._type_list = list(self.cell_classes.values())
+        self._type_code = {c: i for i, c in enumerate(self._type_list)}
+        self._all_agents_set = CellAgentSet(self, base=self._type_list, base_others=True)
+        self._type_sets = {c: CellAgentSet(self, base=[c]) for c in self._type_list}
         self.populations = {n: Population(n, xp, c.states, c.variables)
                             for n, c in self.cell_classes.items()}
         # chemotaxis needs its field; without it the cell type simply does not chemotax
@@ -198,9 +210,10 @@ class TissueModel(mesa.Model):
         self.datacollector = None
         self._collected_initial = False
         if model_reporters or agent_reporters or agenttype_reporters:
-            self.datacollector = mesa.DataCollector(
+            self.datacollector = StepCollector(
                 model_reporters=model_reporters, agent_reporters=agent_reporters,
                 agenttype_reporters=agenttype_reporters)
+        self._builtin_collector = self.datacollector
 
     # ------------------------------------------------------------ catalogue
     def signal_names(self, cell_type: str) -> set[str]:
@@ -217,8 +230,12 @@ class TissueModel(mesa.Model):
     # ------------------------------------------------------------ Mesa views
     @property
     def agents(self) -> CellAgentSet:
-        """All agents: every array-backed cell (as views) and every ordinary Mesa agent."""
-        return CellAgentSet(self, tuple(self.cell_classes.values()), None, list(self._agents))
+        """All agents: every array-backed cell (as views) and every ordinary Mesa agent.
+
+        One object for the model's life; it follows births and deaths, also after an
+        in-place operation on it (see :mod:`abm.cells.agentset`).
+        """
+        return self._all_agents_set
 
     @agents.setter
     def agents(self, value):  # pragma: no cover - Mesa forbids it too
@@ -227,16 +244,26 @@ class TissueModel(mesa.Model):
     @property
     def agent_types(self) -> list[type]:
         """Cell type classes and the classes of ordinary agents present."""
-        return list(self.cell_classes.values()) + [t for t in self._agents_by_type
-                                                   if t not in self.cell_classes.values()]
+        return self._type_list + [t for t in mesa.Model.agent_types.fget(self)
+                                  if t not in self._type_code]
 
     @property
     def agents_by_type(self) -> dict[type, CellAgentSet]:
-        """An agent set per type (array-backed and ordinary)."""
-        out = {cls: CellAgentSet(self, (cls,)) for cls in self.cell_classes.values()}
-        for t, s in self._agents_by_type.items():
-            out[t] = CellAgentSet(self, (), None, list(s))
+        """An agent set per type: one lasting set per cell type, Mesa's own per ordinary type."""
+        out = dict(self._type_sets)
+        for t, s in mesa.Model.agents_by_type.fget(self).items():
+            out.setdefault(t, s)
         return out
+
+    def remove_all_agents(self) -> None:
+        """Remove every cell (no death release) and every ordinary Mesa agent, as Mesa does."""
+        for cls in self._type_list:
+            self.remove_cells(cls, to_numpy(self.populations[cls.cell_type].ids))
+        super().remove_all_agents()
+
+    def _ids_of(self, code: int) -> np.ndarray:
+        """Unique ids (ascending, NumPy) of the living cells of the type with this code."""
+        return to_numpy(self.populations[self._type_list[code].cell_type].ids)
 
     def count(self, cell_type) -> int:
         """Number of living cells of a type (class or name)."""
@@ -326,8 +353,12 @@ class TissueModel(mesa.Model):
 
         The step is the phases of :mod:`abm.cells.phases`, in order (see the module docs).
         """
-        # Mesa has already counted this step; draws are keyed by it
-        plan = StepPlan(step=self.steps, time=self.time, dt=self.dt)
+        # Mesa has already counted this step; draws are keyed by it. The step starts at
+        # the time the model had before Mesa's step began (a Mesa whose Model advances
+        # ``time`` itself would otherwise add its own duration to ``dt``).
+        start = self.__dict__.pop("_step_start_time", self.time)
+        self.time = start
+        plan = StepPlan(step=self.steps, time=start, dt=self.dt)
         P.record_initial(self, plan)
         P.sense(self, plan)
         P.decide(self, plan)
@@ -339,6 +370,21 @@ class TissueModel(mesa.Model):
         P.tissue(self, plan)
         P.diffuse(self, plan)
         P.record(self, plan)
+
+    def _step_and_record(self, *args, **kwargs) -> None:
+        """Mesa's step (counter, then ``step()`` with a subclass's own code) and the record.
+
+        The model's own DataCollector (built from the constructor's reporters) records
+        step 0 before the first step and each step once, after the whole ``step()``;
+        a ``self.datacollector`` the user made is the user's to collect.
+        """
+        collect_initial(self)
+        self._step_start_time = self.time
+        try:
+            self._mesa_step(*args, **kwargs)
+        finally:
+            self.__dict__.pop("_step_start_time", None)
+        collect_step(self)
 
     # ------------------------------------------------------------ tissue
     def set_tissue(self, labels, tissue: Sequence[TissueClass] | None = None,

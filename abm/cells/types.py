@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import mesa
+import numpy as np
 
 from ..errors import ModelInputError
 from ..seeds import load_cell_defaults
@@ -91,11 +92,37 @@ class LatticeCell(mesa.Agent):
 
     @classmethod
     def default_parameters(cls) -> dict[str, float]:
-        """Seed defaults for this type (from ``seeds/cells.csv``) updated by ``cls.parameters``."""
-        out = load_cell_defaults().get(cls.cell_type, {})
+        """Seed defaults for this type (from ``seeds/cells.csv``) updated by ``cls.parameters``.
+
+        A subclass of a cell type (``class PrimedBMSC(BMSC)``) inherits its parents'
+        defaults: from the base class down, each class's seed row (by its
+        ``cell_type``) and then its own ``parameters`` update the values.
+        """
+        seeds = load_cell_defaults()
+        out: dict[str, float] = {}
         for klass in reversed(cls.__mro__):
+            if not (isinstance(klass, type) and issubclass(klass, LatticeCell)):
+                continue
+            if "cell_type" in klass.__dict__ or klass is cls:
+                out.update(seeds.get(klass.cell_type, {}))
             out.update(klass.__dict__.get("parameters", {}))
         return out
+
+    @classmethod
+    def create_agents(cls, model, n: int, *args, **kwargs):
+        """Create ``n`` cells, as Mesa's ``Agent.create_agents``, and return them as an agent set.
+
+        Each argument is one value for all cells or a list, tuple or array of ``n``
+        values (Mesa's rule), e.g. ``BMSC.create_agents(model, 3, pos=[(0, 0, 0),
+        (1, 0, 0), (2, 0, 0)], CXCR4=0.5)``.
+        """
+        def one(v, i):
+            return v[i] if isinstance(v, (list, tuple, np.ndarray)) and len(v) == n else v
+
+        made = [cls(model, *[one(a, i) for a in args], **{k: one(v, i) for k, v in kwargs.items()})
+                for i in range(int(n))]
+        from .agentset import CellAgentSet
+        return CellAgentSet(model, made)
 
     # ------------------------------------------------------------ views
     def __init__(self, model, pos, **values):
@@ -110,12 +137,23 @@ class LatticeCell(mesa.Agent):
         ids = model._add_cells(type(self), [tuple(pos)], {k: [v] for k, v in values.items()})
         object.__setattr__(self, "model", model)
         object.__setattr__(self, "unique_id", int(ids[0]))
+        views = model.__dict__.get("_views")
+        if views is not None:
+            views[(self.cell_type, self.unique_id)] = self
 
     @classmethod
     def _view(cls, model, uid: int):
-        obj = cls.__new__(cls)
-        object.__setattr__(obj, "model", model)
-        object.__setattr__(obj, "unique_id", int(uid))
+        """The view of cell ``uid``: the same object while anybody holds it (``a is b``)."""
+        uid = int(uid)
+        views = model.__dict__.get("_views")
+        key = (cls.cell_type, uid)
+        obj = views.get(key) if views is not None else None
+        if obj is None:
+            obj = cls.__new__(cls)
+            object.__setattr__(obj, "model", model)
+            object.__setattr__(obj, "unique_id", uid)
+            if views is not None:
+                views[key] = obj
         return obj
 
     def _row(self):
@@ -134,7 +172,11 @@ class LatticeCell(mesa.Agent):
 
     @property
     def age(self) -> float:
-        """Minutes since birth (or seeding)."""
+        """Minutes since birth (or seeding); a declared variable named ``age`` wins."""
+        pop = self.model.populations[self.cell_type]
+        if "age" in pop.columns:
+            _, r = self._row()
+            return pop.columns["age"][r].item()
         return self.model.time - self.born
 
     def __getattr__(self, name):

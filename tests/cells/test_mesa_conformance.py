@@ -1,0 +1,302 @@
+"""Differential conformance: each operation sequence runs on real Mesa and on a TissueModel.
+
+Every scenario below is one function of a *world*: once a plain ``mesa.Model`` with
+plain ``mesa.Agent`` subclasses, once a :class:`TissueModel` whose agents are
+array-backed cells (a :class:`LatticeCell` type with the same methods). Agents are
+compared through their ``tag``; the two runs must give the same observable results.
+The reference is Mesa 3.3's own ``AgentSet``/``Model`` behaviour, which nobody here wrote.
+"""
+
+import mesa
+import numpy as np
+import pytest
+
+from abm.cells import LatticeCell, TissueModel
+
+SEED = 7
+
+
+class PlainBase(mesa.Agent):
+    """A plain Mesa agent with the attributes and methods the scenarios use."""
+
+    def __init__(self, model, tag, health):
+        super().__init__(model)
+        self.tag = float(tag)
+        self.health = float(health)
+
+    def maybe_die(self):
+        if self.health < 0.45:
+            self.remove()
+
+    def kill_next(self):
+        _kill_next(self)
+
+    def bump(self, by=1.0):
+        self.health = self.health + by
+        return self.tag
+
+
+class Probe(LatticeCell):
+    """The same agent as an array-backed cell type."""
+
+    variables = ("tag", "health")
+
+    def maybe_die(self):
+        if self.health < 0.45:
+            self.remove()
+
+    def kill_next(self):
+        _kill_next(self)
+
+    def bump(self, by=1.0):
+        self.health = self.health + by
+        return self.tag
+
+
+def _kill_next(agent):
+    agent.model.log.append(agent.tag)
+    target = next((a for a in agent.model.agents if a.tag == agent.tag + 1), None)
+    if target is not None:
+        target.remove()
+
+
+class PlainWorld:
+    def __init__(self):
+        self.model = mesa.Model(seed=SEED)
+        self.model.log = []
+        self.cls = Plain
+
+    def new(self, tags, healths):
+        return [Plain(self.model, t, h) for t, h in zip(tags, healths)]
+
+
+class TissueWorld:
+    def __init__(self):
+        self.model = TissueModel((8, 8, 8), 20.0, fields=("VEGF",), cell_types=[Probe], seed=SEED)
+        self.model.log = []
+        self.cls = Probe
+        self._slot = 0
+
+    def new(self, tags, healths):
+        out = []
+        for t, h in zip(tags, healths):
+            pos = np.unravel_index(self._slot, self.model.shape)
+            self._slot += 1
+            out.append(Probe(self.model, pos=tuple(int(c) for c in pos), tag=float(t), health=float(h)))
+        return out
+
+
+class Plain(PlainBase):
+    """The plain agent type of a plain world."""
+
+
+class PlainB(PlainBase):
+    """A second plain Mesa agent type (the ordinary agents of a mixed model)."""
+
+
+class PlainMixedWorld(PlainWorld):
+    """Reference of a mixture: two plain agent types, alternating."""
+
+    def new(self, tags, healths):
+        return [(Plain if i % 2 == 0 else PlainB)(self.model, t, h)
+                for i, (t, h) in enumerate(zip(tags, healths))]
+
+
+class TissueMixedWorld(TissueWorld):
+    """A mixture in one TissueModel: array-backed cells and ordinary Mesa agents, alternating."""
+
+    def new(self, tags, healths):
+        out = []
+        for i, (t, h) in enumerate(zip(tags, healths)):
+            if i % 2 == 0:
+                out += super().new([t], [h])
+            else:
+                out.append(PlainB(self.model, t, h))
+        return out
+
+
+def tags(agents):
+    return [a.tag for a in agents]
+
+
+def both(scenario):
+    """Run ``scenario`` on a plain Mesa world and on a tissue world; both results."""
+    plain, tissue = scenario(PlainWorld()), scenario(TissueWorld())
+    return plain, tissue
+
+
+HEALTH = [0.1, 0.5, 0.3, 0.9, 0.7, 0.2, 0.8, 0.6, 0.4, 1.0]
+
+
+def populate(w, n=10):
+    w.new(range(n), HEALTH[:n])
+
+
+def sc_saved_select_loses_dead(w):
+    populate(w)
+    s = w.model.agents.select(lambda a: a.health > 0.25)
+    before = (len(s), tags(s))
+    s.do("maybe_die")
+    return before, len(s), tags(s), s.get("health"), s.agg("health", max), \
+        sorted(s.get(["tag", "health"]))
+
+
+def sc_saved_type_set_loses_dead(w):
+    populate(w)
+    s = w.model.agents_by_type[w.cls]
+    first = next(iter(s))
+    w.model.agents.select(lambda a: a.tag in (2.0, 9.0)).do("remove")   # 9: the highest id
+    return len(s), tags(s), s.get("tag"), s.agg("tag", [min, max, sum, len]), first in s
+
+
+def sc_do_skips_removed(w):
+    populate(w)
+    w.model.agents.do("kill_next")
+    return list(w.model.log), tags(w.model.agents)
+
+
+def sc_shuffle_do_skips_removed(w):
+    populate(w)
+    w.model.agents.shuffle_do("kill_next")
+    return list(w.model.log), sorted(tags(w.model.agents))
+
+
+def sc_map_and_methods(w):
+    populate(w)
+    s = w.model.agents.select(at_most=0.5)
+    return s.map("bump", by=2.0), w.model.agents.get("health"), \
+        w.model.agents.map(lambda a: a.tag * 2)
+
+
+def sc_shuffle_sort_inplace_and_not(w):
+    populate(w)
+    sh = w.model.agents.shuffle()
+    so = w.model.agents.sort("health", ascending=True)
+    so2 = w.model.agents.sort(lambda a: -a.tag)
+    w.model.agents.shuffle(inplace=True)
+    after_inplace = tags(w.model.agents)
+    w.new([10, 11], [0.5, 0.5])                # born later: appended
+    return tags(sh), tags(so), tags(so2), after_inplace, tags(w.model.agents)
+
+
+def sc_select_arguments(w):
+    populate(w)
+    a = w.model.agents
+    return (tags(a.select(at_most=3)), tags(a.select(at_most=0.25)),
+            tags(a.select(lambda x: x.health > 0.5, at_most=2)),
+            tags(a.select(agent_type=w.cls)), tags(a.select(agent_type=int)),
+            tags(a.select()))
+
+
+def sc_select_inplace_type_set(w):
+    populate(w)
+    s = w.model.agents_by_type[w.cls]
+    s.select(lambda x: x.health >= 0.5, inplace=True)
+    kept = tags(w.model.agents_by_type[w.cls])
+    w.new([20], [0.05])
+    return kept, tags(w.model.agents_by_type[w.cls]), len(w.model.agents)
+
+
+def sc_add_remove_discard_clear(w):
+    populate(w, 6)
+    agents = list(w.model.agents)
+    s = w.model.agents.select(lambda a: a.tag < 3)
+    out = [tags(s)]
+    s.add(agents[4])
+    s.add(agents[0])                           # already there
+    out.append(tags(s))
+    s.remove(agents[1])
+    s.discard(agents[1])                       # not there: nothing
+    out.append(tags(s))
+    with pytest.raises(KeyError):
+        s.remove(agents[1])
+    out.append(len(w.model.agents))            # the agents stay in the model
+    s.clear()
+    out.append((len(s), tags(s)))
+    s2 = w.model.agents.select(at_most=2)
+    popped = s2.pop()
+    out.append((popped.tag, tags(s2)))
+    return out
+
+
+def sc_set_algebra(w):
+    populate(w)
+    a = w.model.agents.select(lambda x: x.tag < 6)
+    b = w.model.agents.select(lambda x: x.tag > 3)
+    return (sorted(tags(a & b)), sorted(tags(a | b)), sorted(tags(a - b)), sorted(tags(a ^ b)),
+            a == a.select(), a <= w.model.agents, a.isdisjoint(b))
+
+
+def sc_get_set_groupby(w):
+    populate(w)
+    a = w.model.agents
+    a.set("health", 0.25)
+    a.select(lambda x: x.tag > 6).set("health", 1)          # an int into a float attribute
+    g = a.groupby("health")
+    g2 = a.groupby(lambda x: x.tag % 2, result_type="list")
+    with pytest.raises(ValueError, match="handle_missing"):
+        a.get("tag", handle_missing="ignore")
+    with pytest.raises(AttributeError):
+        a.get("nothing")
+    return (a.get("health"), g.count(), g.agg("tag", sum), sorted(g2.count().items()),
+            a.get(["tag", "nothing"], handle_missing="default", default_value=-1)[:3],
+            a.get("nothing", handle_missing="default", default_value=5)[:2],
+            a.agg("tag", [min, max]), a[0].tag, tags(a[2:4]))
+
+
+def sc_create_and_remove_all(w):
+    populate(w, 4)
+    if w.cls is Plain:
+        made = Plain.create_agents(w.model, 3, tag=[100.0, 101.0, 102.0], health=0.5)
+    else:
+        made = Probe.create_agents(w.model, 3, pos=[(7, 7, 0), (7, 7, 1), (7, 7, 2)],
+                                   tag=[100.0, 101.0, 102.0], health=0.5)
+    out = [tags(made), len(w.model.agents), made.agg("health", sum)]
+    saved = w.model.agents_by_type[w.cls]
+    w.model.remove_all_agents()
+    out += [len(w.model.agents), len(saved), tags(made)]
+    w.new([1], [0.5])
+    out += [tags(w.model.agents), tags(saved)]
+    return out
+
+
+SCENARIOS = [sc_saved_select_loses_dead, sc_saved_type_set_loses_dead, sc_do_skips_removed,
+             sc_shuffle_do_skips_removed, sc_map_and_methods, sc_shuffle_sort_inplace_and_not,
+             sc_select_arguments, sc_select_inplace_type_set, sc_add_remove_discard_clear,
+             sc_set_algebra, sc_get_set_groupby, sc_create_and_remove_all]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.__name__[3:] for s in SCENARIOS])
+def test_tissue_model_matches_mesa(scenario):
+    plain, tissue = both(scenario)
+    assert tissue == plain
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.__name__[3:] for s in SCENARIOS])
+def test_mixed_tissue_model_matches_mixed_mesa(scenario):
+    """Cells and ordinary Mesa agents in one model behave as two Mesa agent types."""
+    assert scenario(TissueMixedWorld()) == scenario(PlainMixedWorld())
+
+
+def test_saved_set_never_reads_another_cells_row():
+    """The issue's own example: CXCR4 of a dead cell is never another cell's value."""
+    w = TissueWorld()
+    w.new(range(5), [0.1, 0.2, 0.3, 0.4, 0.5])
+    s = w.model.agents.select(lambda a: True)
+    w.model.agents.select(lambda a: a.health == 0.3).do("remove")
+    assert s.get("health") == [0.1, 0.2, 0.4, 0.5]
+    w.model.agents.select(lambda a: a.tag == 4.0).do("remove")     # the highest id
+    assert s.get("health") == [0.1, 0.2, 0.4] and len(s) == 3
+    assert s.agg("health", np.mean) == pytest.approx(0.7 / 3)
+
+
+def test_the_same_agent_is_the_same_object_and_sets_are_stable():
+    w = TissueWorld()
+    w.new(range(3), [0.5] * 3)
+    m = w.model
+    a, b = m.agents[0], m.agents_by_type[Probe][0]
+    assert a is b and a == b and hash(a) == hash(b)
+    assert m.agents is m.agents and m.agents_by_type[Probe] is m.agents_by_type[Probe]
+    m.agents.shuffle(inplace=True)
+    order = tags(m.agents)
+    assert tags(m.agents) == order                 # the in-place shuffle lasts
