@@ -37,6 +37,12 @@ def _fail(msg: str, code: int) -> int:
     return code
 
 
+def _print_warnings(sc) -> None:
+    """Print a scenario's warnings (suspicious but legal input) to stderr."""
+    for w in getattr(sc, "warnings", ()):
+        print(f"abm: warning: {w}", file=sys.stderr)
+
+
 def _add_stepping_options(p: argparse.ArgumentParser) -> None:
     """Options shared by the commands that step a model (run, resume)."""
     p.add_argument("--checkpoint-wall", type=float, default=1800.0, metavar="SECONDS",
@@ -148,6 +154,7 @@ def main(argv=None) -> int:
             if args.until:
                 overrides.append(f"domain.duration={args.until}")
             sc = load_scenario(args.scenario, overrides=overrides)
+            _print_warnings(sc)
             out = args.out or Path(f"{sc.name}.h5")
             path = run_scenario(sc, out, backend=args.backend, seed=args.seed,
                                 overwrite=args.overwrite, progress=not args.quiet,
@@ -202,10 +209,15 @@ def main(argv=None) -> int:
             view_run(args.run, field=args.field, mode=args.mode)
             return 0
         if args.cmd == "validate":
+            from .run.build import check_memory  # noqa: PLC0415
+            from .run.memory import format_bytes  # noqa: PLC0415
             from .scenario import load_scenario  # noqa: PLC0415
 
             sc = load_scenario(args.scenario, overrides=args.overrides)
+            need = check_memory(sc)
             print(sc.summary())
+            print(f"  memory: about {format_bytes(need)} on this machine")
+            _print_warnings(sc)
             return 0
         if args.cmd == "demo":
             if not (args.hours > 0):

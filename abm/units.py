@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib.resources
 import math
+import re
 from dataclasses import dataclass
 
 import pint
@@ -160,6 +161,33 @@ def _show(raw) -> str:
     return f"'{raw}'" if isinstance(raw, str) else repr(raw)
 
 
+_COMMA_NUMBER = re.compile(r"^[+-]?[\d.]*\d,[\d,.]*\d")
+
+
+def _refuse_commas(raw, s: str) -> None:
+    """UnitProblem for a comma in a quantity (``"2,5 min"``, ``"1,000 cells"``, ``"3 um, 4 um"``).
+
+    pint would read ``2,5`` as 25 and ``3 um, 4 um`` as 12 µm²: a comma is never part of a
+    quantity, so it is refused with the fix.
+    """
+    if "," not in s:
+        return
+    m = _COMMA_NUMBER.match(s)
+    if m is None:
+        raise UnitProblem(f"cannot read {_show(raw)} as one quantity: it contains a comma; a "
+                          "list of values needs brackets, e.g. [3 um, 4 um]")
+    num, rest = m.group(0), s[m.end():]
+    if num.count(",") == 1 and "." not in num and len(num.split(",")[1]) != 3:
+        fix = f"'{num.replace(',', '.')}{rest}'"
+    elif num.count(",") == 1 and "." not in num:
+        fix = f"'{num.replace(',', '.')}{rest}' (decimal comma) or '{num.replace(',', '')}{rest}'"
+    else:
+        fix = f"'{num.replace(',', '')}{rest}'"
+    raise UnitProblem(f"cannot read {_show(raw)}: a comma in a number is not read as a decimal "
+                      f"point or a thousands separator; write a decimal point and no separators, "
+                      f"e.g. {fix}")
+
+
 def parse_quantity(raw) -> tuple[pint.Quantity, bool]:
     """Read a number with a unit.
 
@@ -186,6 +214,7 @@ def parse_quantity(raw) -> tuple[pint.Quantity, bool]:
         value, bare = Q_(float(raw)), True
     else:
         s = raw.strip()
+        _refuse_commas(raw, s)
         try:
             value, bare = Q_(float(s)), True
         except ValueError:

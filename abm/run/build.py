@@ -21,7 +21,8 @@ from ..fields import TissueClass
 from ..scenario import Scenario, build_labels
 from .memory import check_fits
 
-__all__ = ["build_model", "place_populations", "expected_cells", "labels_now", "region_mask"]
+__all__ = ["build_model", "check_memory", "place_populations", "expected_cells", "labels_now",
+           "region_mask"]
 
 log = logging.getLogger("abm.run")
 
@@ -37,6 +38,29 @@ def expected_cells(sc: Scenario) -> int:
     for ev in sc.events:
         n += int(event_kind(ev.kind).expected_cells(ev.spec))
     return n
+
+
+def check_memory(sc: Scenario, backend=None) -> int:
+    """Refuse a scenario whose model would not fit in the device's memory; the estimate, bytes.
+
+    ``abm validate`` and :func:`build_model` call it before anything is allocated.
+
+    Parameters
+    ----------
+    sc : Scenario
+    backend : Backend, {"numpy", "cupy"} or None
+        The device the model would live on (default as :func:`build_model`).
+
+    Raises
+    ------
+    ModelInputError
+        With the estimate and the memory available (:func:`abm.run.memory.check_fits`).
+    """
+    b = backend if hasattr(backend, "name") else get_backend(backend)
+    n_var = max([len(c.cls.variables) for c in sc.cell_types] + [0])
+    itemsize = 8 if b.name == "numpy" else 4
+    return check_fits(sc.domain.shape, len(sc.fields), itemsize, expected_cells(sc), n_var,
+                      b.name)
 
 
 def build_model(sc: Scenario, backend=None, seed=None) -> TissueModel:
@@ -58,9 +82,7 @@ def build_model(sc: Scenario, backend=None, seed=None) -> TissueModel:
     TissueModel
     """
     b = get_backend(backend)
-    n_var = max([len(c.cls.variables) for c in sc.cell_types] + [0])
-    itemsize = 8 if b.name == "numpy" else 4
-    check_fits(sc.domain.shape, len(sc.fields), itemsize, expected_cells(sc), n_var, b.name)
+    check_memory(sc, b)
     labels = build_labels(sc)
     tissue = [TissueClass(t.name, t.diffusion_scale, t.decay_scale, t.permeable)
               for t in sc.tissue]

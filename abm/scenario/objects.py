@@ -229,6 +229,8 @@ class Scenario:
         Tissue processes, in the order given.
     plugins : tuple of str
         Modules named under ``plugins:`` (imported before validation).
+    warnings : tuple of str
+        Suspicious but legal input (printed by ``abm validate`` and ``abm run``).
     """
 
     name: str
@@ -246,6 +248,7 @@ class Scenario:
     outputs: Outputs
     processes: list = field(default_factory=list)
     plugins: tuple = ()
+    warnings: tuple = ()
 
     def label_index(self, name: str) -> int:
         """Integer value of tissue label ``name``."""

@@ -18,6 +18,7 @@ from ..errors import ModelInputError
 from ..regions import AXES, LabelRegion, MaskRegion, Region, shape_named
 from ..registry import CELL_TYPES, PROCESSES
 from .celltypes import resolve_cell_type, type_class
+from .checks import check_clock, check_event, check_outputs
 from .objects import (
     Domain,
     Event,
@@ -55,6 +56,9 @@ class Resolver:
         self.state_units: dict[str, str] = {}
         self.types: dict[str, type] = {}
         self.labels0 = None
+        self.warnings: list[str] = []
+        self.duration_overridden = any(o.partition("=")[0].strip() == "domain.duration"
+                                       for o in overrides)
 
     # ------------------------------------------------------------ helpers
     def conv(self, loc, value, kind, **bounds):
@@ -123,15 +127,16 @@ class Resolver:
         pops = [pp for i, pop in enumerate(r.populations)
                 if (pp := self.attempt(("populations", i), self.population, pop)) is not None]
         events = [ev for i, e in enumerate(r.events)
-                  if (ev := self.attempt(("events", i), self.event, e)) is not None]
+                  if (ev := self.attempt(("events", i), self.event, e, checked=True)) is not None]
         events.sort(key=lambda e: e.time)
         outputs = self.attempt(("outputs",), self.outputs, fields)
+        check_outputs(outputs, dom, self.warnings)
         self.p.raise_first()
         return Scenario(name=r.name, description=r.description, text=self.text,
                         overrides=tuple(self.overrides), source=self.name, base_dir=self.base_dir,
                         domain=dom, tissue=tissue, fields=fields, cell_types=cell_types,
                         populations=pops, events=events, outputs=outputs, processes=processes,
-                        plugins=self.plugins)
+                        plugins=self.plugins, warnings=tuple(self.warnings))
 
     # ------------------------------------------------------------ domain, regions
     def resolve_domain(self) -> Domain:
@@ -145,10 +150,7 @@ class Resolver:
                           f"{e:g} µm / voxel {d.voxel:g} µm gives {n}; make the voxel smaller or "
                           f"the extent larger", key="extent")
             shape.append(n)
-        n_steps = int(round(d.duration / d.dt))
-        if n_steps < 1:
-            raise Bad(f"duration ({d.duration:g} min) is shorter than one step dt ({d.dt:g} min)",
-                      key="duration")
+        n_steps = check_clock(d.duration, d.dt, self.warnings)
         return Domain(tuple(shape), d.voxel, tuple(n * d.voxel for n in shape), d.dt, d.duration,
                       n_steps, d.seed, d.capacity)
 
@@ -376,13 +378,19 @@ class Resolver:
                               dict(pop.values), n)
 
     # ------------------------------------------------------------ events, outputs
-    def event(self, e) -> Event:
-        """One event, resolved by its registered kind."""
+    def event(self, e, checked=False) -> Event:
+        """One event, resolved by its registered kind (``checked``: it can happen and fit)."""
         from ..events import event_kind  # noqa: PLC0415
 
         name = next(k for k in type(e).kind_names if getattr(e, k) is not None)
         kind = event_kind(name)
-        return Event(e.at, name, self.sub((name,), kind.resolve, getattr(e, name), self))
+        ev = Event(e.at, name, self.sub((name,), kind.resolve, getattr(e, name), self))
+        if checked:
+            try:
+                check_event(self, ev, kind, self.warnings)
+            except Bad as exc:
+                raise Bad(str(exc), key=exc.key if exc.key == "at" else (name,)) from None
+        return ev
 
     def outputs(self, fields) -> Outputs:
         """What is recorded and how often; readouts parsed by their kinds."""

@@ -44,6 +44,7 @@ def summarize(sc) -> str:
                  + ", ".join(r.text for r in o.readouts))
     if sc.plugins:
         lines.append("  plugins: " + ", ".join(sc.plugins))
+    lines.extend(f"  warning: {w}" for w in getattr(sc, "warnings", ()))
     return "\n".join(lines)
 
 
