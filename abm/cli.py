@@ -15,12 +15,18 @@ Commands::
     abm info-backend
 
 Exit codes: 0 success, 2 bad input (scenario, arguments, files, memory), 1 failure
-(a field went non-finite, the run was stopped by a signal, an internal error).
+(a field went non-finite, the run was stopped by a signal after a checkpoint, an internal
+error), 130 interrupted at once (a second Ctrl-C or SIGTERM while a run stops, or Ctrl-C
+outside a run; the run file keeps every snapshot and checkpoint completed before it and
+resumes from the last one), 141 output to a closed pipe (``abm validate F | head -1``;
+nothing is printed about it).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -33,8 +39,35 @@ _VIZ_MODULES = {"pyvista", "vtk", "vtkmodules", "imageio", "imageio_ffmpeg"}
 
 
 def _fail(msg: str, code: int) -> int:
-    print(f"abm: error: {msg}", file=sys.stderr)
+    try:
+        print(f"abm: error: {msg}", file=sys.stderr)
+    except (BrokenPipeError, OSError):  # stderr itself is gone
+        pass
     return code
+
+
+#: Exit code of a command interrupted at once (128 + SIGINT, as a shell reports it).
+EXIT_INTERRUPTED = 130
+#: Exit code when the reader of our output went away (128 + SIGPIPE).
+EXIT_CLOSED_PIPE = 141
+
+
+def _interrupted(args) -> int:
+    """One line for an interrupt that stopped a command at once."""
+    run = getattr(args, "out", None) if args.cmd == "run" else getattr(args, "run", None)
+    hint = (f"; the run file keeps what was complete: abm resume {run}"
+            if args.cmd in ("run", "resume") and run else "")
+    return _fail(f"interrupted{hint}", EXIT_INTERRUPTED)
+
+
+def _closed_pipe() -> int:
+    """End quietly when stdout's reader has gone (``abm validate F | head -1``)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_CLOSED_PIPE
 
 
 def _print_warnings(sc) -> None:
@@ -67,7 +100,28 @@ def _stored_timeline(run) -> list[str]:
 
 
 def main(argv=None) -> int:
-    """Entry point of the ``abm`` command; returns the exit code."""
+    """Entry point of the ``abm`` command; returns the exit code.
+
+    Output is flushed here, so that a reader that has gone away (a closed pipe) ends the
+    command quietly with exit 141 instead of an error at interpreter exit.
+    """
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+        if argv is None:
+            # the command line's work is done: a late Ctrl-C or SIGTERM must not turn the
+            # exit code into a death by signal while the interpreter shuts down
+            for s in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(s, signal.SIG_IGN)
+        return code
+    except BrokenPipeError:
+        return _closed_pipe()
+    except KeyboardInterrupt:   # before a command started (argument parsing, imports)
+        return _fail("interrupted", EXIT_INTERRUPTED)
+
+
+def _main(argv) -> int:
+    """Parse ``argv`` and run the command (see :func:`main`)."""
     p = argparse.ArgumentParser(prog="abm", description="BMSC tissue simulator")
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("demo", help="run the field-engine demonstration (cytokines around a lesion)")
@@ -237,7 +291,9 @@ def main(argv=None) -> int:
     except (FieldNotFiniteError, RunStopped) as exc:
         return _fail(str(exc), 1)
     except KeyboardInterrupt:
-        return _fail("interrupted", 1)
+        return _interrupted(args)
+    except BrokenPipeError:
+        return _closed_pipe()
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] in _VIZ_MODULES:
             return _fail(f"abm {args.cmd} needs {exc.name}, which is not installed; install the "

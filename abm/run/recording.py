@@ -78,11 +78,19 @@ class Schedule:
 
 
 class StopFlag:
-    """SIGTERM (a batch system's pre-emption) or SIGINT: stop after the current step."""
+    """SIGTERM (a batch system's pre-emption) or SIGINT: stop after the current step.
+
+    A second signal stops at once: :class:`KeyboardInterrupt` is raised, but never inside a
+    write to the run file: while :meth:`protected` is active it is held back until the
+    write is complete, so the file keeps every finished snapshot and checkpoint. The
+    command then exits 130 (see :mod:`abm.cli`).
+    """
 
     def __init__(self):
         self.signum = None
         self._old = {}
+        self._depth = 0
+        self._deferred = False
 
     def __enter__(self):
         for s in (signal.SIGTERM, signal.SIGINT):
@@ -93,9 +101,24 @@ class StopFlag:
         return self
 
     def _handle(self, signum, frame):
-        if self.signum is not None:  # a second signal: stop now
+        if self.signum is None:
+            self.signum = signum
+        elif self._depth:
+            self._deferred = True
+        else:  # a second signal: stop now
             raise KeyboardInterrupt
-        self.signum = signum
+
+    @contextmanager
+    def protected(self):
+        """Hold back a second signal's stop until the block (a write) is finished."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+        if not self._depth and self._deferred:
+            self._deferred = False
+            raise KeyboardInterrupt
 
     def __exit__(self, *exc):
         for s, h in self._old.items():
@@ -103,9 +126,24 @@ class StopFlag:
         return False
 
 
-def _mark_failed(writer, exc) -> None:
+@contextmanager
+def signals_held():
+    """Hold SIGINT and SIGTERM back (delivered after the block) while the file is closed."""
+    sigs = {signal.SIGINT, signal.SIGTERM}
     try:
-        writer.set_attrs(status=f"failed: {type(exc).__name__}: {exc}"[:500])
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - no POSIX signals
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _mark_failed(writer, exc, status: str | None = None) -> None:
+    try:
+        writer.set_attrs(status=(status or f"failed: {type(exc).__name__}: {exc}")[:500])
     except Exception:  # noqa: BLE001 - the original error matters more
         pass
 
@@ -160,13 +198,21 @@ def recording(writer, out: Path, verbose: bool):
     except RunStopped as exc:
         log.error("run stopped: %s", exc)
         raise
+    except KeyboardInterrupt as exc:
+        with signals_held():
+            log.error("run interrupted by a second signal; the file keeps its last checkpoint")
+            _mark_failed(writer, exc, "interrupted by a second signal; resume from the last "
+                                      "checkpoint")
+        raise
     except BaseException as exc:
-        log.error("run failed: %s", exc)
-        _mark_failed(writer, exc)
+        with signals_held():
+            log.error("run failed: %s", exc)
+            _mark_failed(writer, exc)
         raise
     finally:
-        writer.close()
-        _teardown_log()
+        with signals_held():
+            writer.close()
+            _teardown_log()
 
 
 def _teardown_log():

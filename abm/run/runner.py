@@ -94,22 +94,24 @@ def _loop(model, sc, writer, sched: Schedule, events_fired: int, progress: bool,
             # read the flag once: a signal arriving later in this iteration is acted on
             # after the next step, never between the checkpoint decision and the stop
             stopping = stop.signum is not None
-            if k % sched.read == 0 or last:
-                record_readouts(writer, model, sc)
-            if k % sched.snap == 0 or last:
-                snapshot(writer, model, sc)
-                log.info("snapshot at step %d (t = %.4g h)", k, model.time / 60)
-            if (k % sched.ckpt == 0 or last or stopping
-                    or _time.perf_counter() - last_ckpt >= checkpoint_wall_s):
-                checkpoint(writer, model, events_fired)
-                last_ckpt = _time.perf_counter()
-                log.info("checkpoint at step %d (t = %.4g h)", k, model.time / 60)
-            writer.flush()
+            with stop.protected():     # a second signal waits until the writes are done
+                if k % sched.read == 0 or last:
+                    record_readouts(writer, model, sc)
+                if k % sched.snap == 0 or last:
+                    snapshot(writer, model, sc)
+                    log.info("snapshot at step %d (t = %.4g h)", k, model.time / 60)
+                if (k % sched.ckpt == 0 or last or stopping
+                        or _time.perf_counter() - last_ckpt >= checkpoint_wall_s):
+                    checkpoint(writer, model, events_fired)
+                    last_ckpt = _time.perf_counter()
+                    log.info("checkpoint at step %d (t = %.4g h)", k, model.time / 60)
+                writer.flush()
             bar.set_postfix_str(f"t = {model.time / 60:.2f} / {hours:.4g} h", refresh=False)
             bar.update(1)
             if stopping and not last:
                 name = signal.Signals(stop.signum).name
-                writer.set_attrs(status=f"stopped by {name} at step {k}")
+                with stop.protected():
+                    writer.set_attrs(status=f"stopped by {name} at step {k}")
                 raise RunStopped(f"stopped by {name} at t = {model.time / 60:.4g} h after a "
                                  f"checkpoint; continue with: abm resume {writer.path}")
     wall = _time.perf_counter() - t0
