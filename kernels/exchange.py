@@ -18,9 +18,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import xp_ops
 from .backend import Backend
 
-__all__ = ["PointExchange", "apply_implicit_exchange"]
+__all__ = ["PointExchange", "apply_implicit_exchange", "IMPLICIT_EXCHANGE_KERNEL"]
+
+#: CuPy ElementwiseKernel source of the implicit update (keyword arguments of
+#: ``cupy.ElementwiseKernel``); one thread per voxel with agents (the voxels are unique,
+#: so no two threads write the same element of the raw field ``u``).
+IMPLICIT_EXCHANGE_KERNEL = dict(
+    in_params="int64 idx, T st, T su, T dt", out_params="raw T u",
+    operation="u[idx] = (u[idx] + dt * st) / (1 + dt * su)", name="abm_implicit_exchange")
 
 _GPU = {}
 
@@ -52,18 +60,12 @@ class PointExchange:
             return xp.broadcast_to(xp.asarray(v, dtype=np.float64), (n,))
 
         S, T, U, q = col(secretion_rate), col(target), col(uptake_rate), col(release)
-        uniq, inv = xp.unique(idx, return_inverse=True)
-        inv = inv.ravel()
+        uniq, inv = xp_ops.unique_inverse(xp, idx)
         m = uniq.size
 
         def summed(v):
             out = xp.zeros(m, dtype=np.float64)
-            if backend.is_gpu:
-                import cupyx  # noqa: PLC0415
-
-                cupyx.scatter_add(out, inv, v)
-            else:
-                np.add.at(out, inv, v)
+            xp_ops.scatter_add(xp, out, inv, v)
             return out
 
         self._set(uniq, summed(S * T), summed(S + U), summed(q), dtype)
@@ -107,10 +109,7 @@ def apply_implicit_exchange(u_flat, ex: PointExchange, dt: float) -> None:
     if ex.backend.is_gpu:
         cp = ex.backend.xp
         if "k" not in _GPU:
-            _GPU["k"] = cp.ElementwiseKernel(
-                "int64 idx, T st, T su, T dt", "raw T u",
-                "u[idx] = (u[idx] + dt * st) / (1 + dt * su)",
-                "abm_implicit_exchange")
+            _GPU["k"] = cp.ElementwiseKernel(**IMPLICIT_EXCHANGE_KERNEL)
         _GPU["k"](ex.voxels, ex.st, ex.su, u_flat.dtype.type(dt), u_flat)
     else:
         v = ex.voxels

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import xp_ops
+
 __all__ = ["NEIGHBOURS", "flat_index", "neighbour_positions", "inside", "sample",
            "gradient_at", "scatter_add", "accept_by_priority"]
 
@@ -64,12 +66,7 @@ def gradient_at(xp, field3d, pos, dx: float):
 
 def scatter_add(xp, target, index, values) -> None:
     """``target[index] += values`` with repeated indices accumulated (in place)."""
-    if xp is np:
-        np.add.at(target, index, values)
-    else:  # pragma: no cover - GPU path
-        import cupyx  # noqa: PLC0415
-
-        cupyx.scatter_add(target, index, values)
+    xp_ops.scatter_add(xp, target, index, values)
 
 
 def accept_by_priority(xp, target, key, free):
@@ -100,7 +97,7 @@ def accept_by_priority(xp, target, key, free):
     # One 64-bit sort key: the voxel in the high bits, the priority in the low
     # ones; a stable sort keeps the input order on (astronomically rare) ties.
     comp = (target.astype(xp.uint64) << np.uint64(64 - tb)) | (key >> np.uint64(tb))
-    order = xp.argsort(comp, kind="stable") if xp is np else xp.argsort(comp)
+    order = xp_ops.argsort_stable(xp, comp)
     st = target[order]
     new = xp.ones(m, dtype=bool)
     new[1:] = st[1:] != st[:-1]

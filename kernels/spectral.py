@@ -43,7 +43,7 @@ import numpy as np
 
 from .backend import Backend
 
-__all__ = ["SpectralPropagator", "axis_eigenvalues"]
+__all__ = ["SpectralPropagator", "axis_eigenvalues", "UPDATE_KERNEL", "UPDATE_SRC_KERNEL"]
 
 
 def axis_eigenvalues(n: int, dx: float, kind: str) -> np.ndarray:
@@ -71,15 +71,20 @@ def axis_eigenvalues(n: int, dx: float, kind: str) -> np.ndarray:
     return 4.0 * np.sin(np.pi * k / (2.0 * n)) ** 2 / dx**2
 
 
+#: CuPy ElementwiseKernel sources of the per-mode update (keyword arguments of
+#: ``cupy.ElementwiseKernel``): with a source, ``û <- E û + P ŝ``; without, ``û <- E û``.
+UPDATE_SRC_KERNEL = dict(in_params="T E, T P, T sh", out_params="T uh",
+                         operation="uh = E * uh + P * sh", name="abm_spectral_update_src")
+UPDATE_KERNEL = dict(in_params="T E", out_params="T uh", operation="uh = E * uh",
+                     name="abm_spectral_update")
+
 _ELEMENTWISE = {}
 
 
 def _gpu_update_kernels(cp):
     if "src" not in _ELEMENTWISE:
-        _ELEMENTWISE["src"] = cp.ElementwiseKernel(
-            "T E, T P, T sh", "T uh", "uh = E * uh + P * sh", "abm_spectral_update_src")
-        _ELEMENTWISE["nosrc"] = cp.ElementwiseKernel(
-            "T E", "T uh", "uh = E * uh", "abm_spectral_update")
+        _ELEMENTWISE["src"] = cp.ElementwiseKernel(**UPDATE_SRC_KERNEL)
+        _ELEMENTWISE["nosrc"] = cp.ElementwiseKernel(**UPDATE_KERNEL)
     return _ELEMENTWISE["src"], _ELEMENTWISE["nosrc"]
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kernels import xp_ops
+
 __all__ = ["Population", "CORE_COLUMNS"]
 
 #: Columns every population has: name -> (dtype, trailing shape, meaning [unit]).
@@ -86,7 +88,7 @@ class Population:
             new = xp.asarray(values[k], dtype=dt).reshape((n_new,) + shp)
             self.columns[k] = xp.concatenate([self.columns[k], new])
         if need_sort or (n_new > 1 and bool((xp.diff(values["id"]) < 0).any())):
-            order = xp.argsort(self.columns["id"], kind="stable") if xp is np else xp.argsort(self.columns["id"])
+            order = xp_ops.argsort_stable(xp, self.columns["id"])
             self.take(order)
 
     def take(self, rows) -> None:

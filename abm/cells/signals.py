@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from kernels import lattice as L
+from kernels import xp_ops
 
 __all__ = ["SignalTable"]
 
@@ -82,7 +83,7 @@ class SignalTable(dict):
         grid = cache.get(other)
         if grid is None:
             opop = m.populations[other]
-            grid = xp.bincount(L.flat_index(xp, opop.pos, m.shape), minlength=m.n_voxels)
+            grid = xp_ops.bincount(xp, L.flat_index(xp, opop.pos, m.shape), minlength=m.n_voxels)
             cache[other] = grid
         total = grid[self.flat].astype(np.float64)
         pos = self.pop.pos

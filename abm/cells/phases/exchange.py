@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kernels import xp_ops
+
 from ..plan import StepPlan
 
 __all__ = ["exchange"]
@@ -34,8 +36,7 @@ def exchange(model, plan: StepPlan) -> None:
     if custom:
         allflat = xp.concatenate([allflat, xp.asarray([f for _, f, _ in custom], np.int64)])
     if custom:
-        voxels, inv = xp.unique(allflat, return_inverse=True)
-        inv = inv.reshape(-1)
+        voxels, inv = xp_ops.unique_inverse(xp, allflat)
     else:
         # every cell sits in an occupied voxel: number those instead of sorting
         voxels = xp.flatnonzero(model.occupancy > 0)
@@ -72,6 +73,6 @@ def exchange(model, plan: StepPlan) -> None:
         if not (any_st or any_su or any_q):
             fs.clear_point_exchange(f)
             continue
-        sums = [xp.bincount(inv, weights=xp.concatenate(a), minlength=m) if used
+        sums = [xp_ops.bincount(xp, inv, weights=xp.concatenate(a), minlength=m) if used
                 else xp.zeros(m) for a, used in ((st, any_st), (su, any_su), (q, any_q))]
         fs.set_exchange_sums(f, voxels, *sums)
