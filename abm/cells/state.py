@@ -12,7 +12,7 @@ from kernels.backend import to_numpy
 
 from ..errors import ModelInputError
 
-__all__ = ["get_state", "set_state"]
+__all__ = ["get_state", "set_state", "validate_state"]
 
 
 def get_state(model) -> dict:
@@ -45,6 +45,107 @@ def get_state(model) -> dict:
     }
 
 
+class _Bad(Exception):
+    pass
+
+
+def _check(ok: bool, msg: str) -> None:
+    if not ok:
+        raise _Bad(msg)
+
+
+def _finite(name: str, a) -> None:
+    a = np.asarray(a)
+    if a.dtype.kind in "fc" and a.size and not np.isfinite(a).all():
+        i = int(np.flatnonzero(~np.isfinite(a.reshape(-1)))[0])
+        raise _Bad(f"{name} holds {a.reshape(-1)[i]} at index {i} (values must be finite)")
+
+
+def validate_state(model, state: dict) -> None:
+    """Check a checkpoint's content against ``model`` before anything is restored.
+
+    A checkpoint read from a file is untrusted: every phenotype state must be one of its
+    type's states, every position inside the lattice, every variable, field and tissue
+    state finite, labels within the tissue table, columns of one length, ids unique, and
+    the clock consistent with ``dt``.
+
+    Raises
+    ------
+    ModelInputError
+        One message naming the first thing that is wrong.
+    """
+    try:
+        _validate(model, state)
+    except _Bad as exc:
+        raise ModelInputError(f"the checkpoint is not valid: {exc}; the run file is damaged or "
+                              "was altered: resume from an intact copy, or run again") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelInputError(f"the checkpoint is not valid: missing or malformed entry "
+                              f"({type(exc).__name__}: {exc}); the run file is damaged or was "
+                              "altered: resume from an intact copy, or run again") from None
+
+
+def _validate(model, state: dict) -> None:
+    m = state["model"]
+    steps, time = int(m["steps"]), float(m["time"])
+    _check(steps >= 0 and np.isfinite(time), f"step {steps} / time {time} is not a valid clock")
+    _check(abs(time - steps * model.dt) <= 1e-6 * max(1.0, abs(time)),
+           f"time {time:g} min at step {steps} does not match dt {model.dt:g} min (it would be "
+           f"{steps * model.dt:g} min): the checkpoint was written with another dt")
+    next_id = int(m["next_id"])
+    shape = np.asarray(model.shape)
+    n_labels = len(getattr(model, "tissue_names", ()) or ()) or 256
+    labels = np.asarray(state["tissue"]["labels"])
+    _check(labels.shape == tuple(model.shape), f"labels have shape {labels.shape}, the lattice "
+                                               f"is {tuple(model.shape)}")
+    _check(labels.size == 0 or int(labels.max()) < n_labels,
+           f"a tissue label {int(labels.max()) if labels.size else 0} is beyond the "
+           f"{n_labels} labels of the tissue table")
+    for k in ("capacity", "occupancy"):
+        a = np.asarray(state["tissue"][k])
+        _check(a.size == model.n_voxels, f"tissue {k} has {a.size} values, the lattice has "
+                                         f"{model.n_voxels} voxels")
+        _check(a.size == 0 or int(a.min()) >= 0, f"tissue {k} has a negative value")
+    for n, pop in model.populations.items():
+        cols = state["populations"][n]
+        lengths = {k: np.asarray(cols[k]).shape[0] if np.asarray(cols[k]).ndim else -1
+                   for k in pop.spec}
+        _check(len(set(lengths.values())) == 1, f"the columns of {n} have different lengths "
+                                                f"{lengths}")
+        for k, (dt_, shp, _) in pop.spec.items():
+            a = np.asarray(cols[k])
+            _check(a.shape[1:] == shp, f"{n} column {k!r} has shape {a.shape}, expected "
+                                       f"(n,{','.join(map(str, shp))})")
+            if k in pop.variables:
+                _finite(f"{n} column {k!r}", a)
+            if np.dtype(dt_).kind in "iu":
+                _check(a.dtype.kind in "iu" or (a.size == 0 or np.isfinite(a).all() and
+                                                 (a == np.round(a)).all()),
+                       f"{n} column {k!r} holds non-integer values")
+        pos = np.asarray(cols["pos"]).reshape(-1, 3)
+        if len(pos):
+            bad = np.flatnonzero(((pos < 0) | (pos >= shape)).any(axis=1))
+            if bad.size:
+                raise _Bad(f"{n} cell {int(bad[0])} is at voxel "
+                           f"{tuple(int(v) for v in pos[bad[0]])}, outside the lattice "
+                           f"{tuple(model.shape)}")
+        if "state" in pop.spec and len(pos):
+            st = np.asarray(cols["state"]).astype(np.int64)
+            bad = np.flatnonzero((st < 0) | (st >= len(pop.states)))
+            if bad.size:
+                raise _Bad(f"{n} cell {int(bad[0])} has state {int(st[bad[0]])}, but {n} has "
+                           f"{len(pop.states)} states (0..{len(pop.states) - 1}: "
+                           f"{', '.join(pop.states)})")
+        ids = np.asarray(cols["id"]).astype(np.int64)
+        _check(len(np.unique(ids)) == len(ids), f"{n} has repeated cell ids")
+        _check(not len(ids) or (int(ids.min()) >= 0 and int(ids.max()) < next_id),
+               f"{n} has cell ids outside 0..{next_id - 1} (the id counter)")
+    for name, a in state["fields"].items():
+        _finite(f"field {name!r}", a)
+    for name, a in state.get("tissue_states", {}).items():
+        _finite(f"tissue state {name!r}", a)
+
+
 def set_state(model, state: dict) -> None:
     """Restore a state written by :func:`get_state`.
 
@@ -70,6 +171,7 @@ def set_state(model, state: dict) -> None:
         raise ModelInputError(f"checkpoint tissue states {sorted(tstates)} do not match the "
                               f"model's {sorted(model.tissue_states)}; build the model with the "
                               f"same tissue processes")
+    validate_state(model, state)
     tissue_states = {s: np.asarray(a, np.float64).reshape(-1) for s, a in tstates.items()}
     for s, a in tissue_states.items():
         if a.size != model.n_voxels:

@@ -209,6 +209,35 @@ def rebuild_scenario(reader, extra_overrides=()) -> Scenario:
                               overrides=tuple(a.get("overrides", ())) + tuple(extra_overrides))
 
 
+def _events_fired(state: dict, sc, path: Path) -> int:
+    """How many events a checkpoint says have fired (0..number of events), else RunFileError."""
+    try:
+        n = int(state["runner"]["events_fired"])
+    except (KeyError, TypeError, ValueError):
+        n = -1
+    if not 0 <= n <= len(sc.events):
+        raise RunFileError(f"the checkpoint of {path} is not valid: events_fired must be 0.."
+                           f"{len(sc.events)}; the file was altered or damaged: resume from an "
+                           "intact copy, or run again")
+    return n
+
+
+def _check_recorded_settings(path: Path, attrs, sc) -> None:
+    """Refuse a run file whose recorded settings differ from its stored scenario + overrides."""
+    recorded = {"dt_min": attrs.get("dt_min"), "dx_um": attrs.get("dx_um"),
+                "shape": attrs.get("shape")}
+    rebuilt = {"dt_min": sc.domain.dt, "dx_um": sc.domain.dx, "shape": list(sc.domain.shape)}
+    for k, v in recorded.items():
+        if v is None:
+            continue
+        same = (list(v) == rebuilt[k]) if k == "shape" else abs(float(v) - rebuilt[k]) <= \
+            1e-9 * max(1.0, abs(rebuilt[k]))
+        if not same:
+            raise RunFileError(f"{path} is inconsistent: it records {k} = {v}, but its stored "
+                               f"scenario and overrides give {rebuilt[k]}; the file was altered "
+                               "or damaged: resume from an intact copy, or run again")
+
+
 def resume_run(path, *, until=None, backend=None, progress=True, verbose=False,
                checkpoint_wall_s=CHECKPOINT_WALL_S) -> Path:
     """Continue a run file from its last complete checkpoint to its end (or ``until``).
@@ -234,6 +263,7 @@ def resume_run(path, *, until=None, backend=None, progress=True, verbose=False,
         seed = int(r.attrs["seed"])
         last = r.checkpoint_steps[-1] if r.checkpoint_steps else None
         status = str(r.attrs.get("status", ""))
+        _check_recorded_settings(path, r.attrs, sc)
     n_end = sc.domain.n_steps
     # user mistakes are refused before the file is opened for writing
     if last is not None and last > n_end:
@@ -250,11 +280,16 @@ def resume_run(path, *, until=None, backend=None, progress=True, verbose=False,
               f"{chosen} will not reproduce an uninterrupted {stored_backend} run bit for bit",
               file=sys.stderr)
     model = build_model(sc, backend=chosen, seed=seed)
+    with open_run(path) as r:
+        if r.checkpoint_steps:
+            # an untrusted checkpoint is checked before the file is opened for writing
+            _events_fired(r.checkpoint()["state"], sc, path)
+            model.set_state(r.checkpoint()["state"])
     writer, ck = RunWriter.resume(path)
     with recording(writer, path, verbose):
         state = ck["state"]
         model.set_state(state)
-        fired = int(state["runner"]["events_fired"])
+        fired = _events_fired(state, sc, path)
         if until:
             writer.set_attrs(n_steps=n_end, overrides=list(sc.overrides))
         writer.set_attrs(status="running")

@@ -90,7 +90,43 @@ def _open_h5(path, mode: str) -> h5py.File:
         f.close()
         raise RunFileError(f"{p} has run-file format version {ver!r}, newer than this program "
                            f"reads ({FORMAT_VERSION}); upgrade bmsc-abm")
+    try:
+        link = _external_link(f)
+    except Exception as e:  # noqa: BLE001 - an unreadable tree is a damaged file
+        f.close()
+        raise RunFileError(f"{p} is not a readable HDF5 file ({_short(e)}); "
+                           "it may be incomplete or corrupt") from None
+    if link is not None:
+        f.close()
+        raise RunFileError(f"{p} contains an HDF5 external link at {link}: a run file never "
+                           "links to other files, and following one would read a file you did "
+                           "not name; the file was altered: use an intact copy")
     return f
+
+
+def _external_link(f: h5py.File, limit: int = 1_000_000) -> str | None:
+    """Path of the first external link, or dataset stored in other files, in ``f``; else None.
+
+    Links are inspected, never followed; a tree of more than ``limit`` entries (a crafted
+    cycle of hard links) is refused as damaged.
+    """
+    stack, n = [f], 0
+    while stack:
+        g = stack.pop()
+        for name in g:
+            n += 1
+            if n > limit:
+                raise ValueError(f"more than {limit} entries")
+            link = g.get(name, getlink=True)
+            if not isinstance(link, (h5py.HardLink, h5py.SoftLink)):
+                return f"{g.name.rstrip('/')}/{name}"
+            if isinstance(link, h5py.HardLink):
+                obj = g.get(name)
+                if isinstance(obj, h5py.Group):
+                    stack.append(obj)
+                elif isinstance(obj, h5py.Dataset) and (obj.external or obj.is_virtual):
+                    return f"{obj.name} (a dataset stored in another file)"
+    return None
 
 
 def _being_written(p: Path) -> bool:

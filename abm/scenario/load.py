@@ -17,7 +17,7 @@ from .objects import Scenario
 from .problems import Problems, ScenarioError, translate, typename
 from .resolve import Resolver
 from .schema import scenario_model
-from .yamltree import apply_override, read_tree
+from .yamltree import apply_override, check_size, read_tree
 
 __all__ = ["load_scenario", "load_scenario_text"]
 
@@ -50,6 +50,7 @@ def load_scenario(path, overrides=()) -> Scenario:
         raise ScenarioError(f"{str(path)!r} is not a file; give the path of a YAML scenario file",
                             path.name or str(path))
     try:
+        check_size(path.stat().st_size, path.name)
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ScenarioError("the file is not UTF-8 text; save the scenario as a UTF-8 YAML file",

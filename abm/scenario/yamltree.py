@@ -11,7 +11,56 @@ import yaml
 
 from .problems import ScenarioError, did_you_mean, fmt_path, typename
 
-__all__ = ["read_tree", "line_map", "apply_override"]
+__all__ = ["read_tree", "line_map", "apply_override", "MAX_SCENARIO_BYTES", "MAX_YAML_VALUES"]
+
+#: Largest scenario text read, bytes: a scenario is a few kB (large data go in mask files).
+MAX_SCENARIO_BYTES = 1_000_000
+#: Most values a scenario may hold once YAML aliases are expanded (a few thousand is usual).
+MAX_YAML_VALUES = 200_000
+#: Deepest nesting of mappings and lists.
+MAX_YAML_DEPTH = 64
+
+
+def check_size(n_bytes: int, name: str) -> None:
+    """ScenarioError if a scenario text of ``n_bytes`` is over :data:`MAX_SCENARIO_BYTES`."""
+    if n_bytes > MAX_SCENARIO_BYTES:
+        raise ScenarioError(f"the scenario is {n_bytes / 1e6:.3g} MB, over the limit of "
+                            f"{MAX_SCENARIO_BYTES / 1e6:g} MB; a scenario is a few kB: put large "
+                            "data (masks) in .npy or .h5 files and name them under region: "
+                            "{shape: mask, file: ...}", name)
+
+
+def _expanded_size(node, name: str) -> int:
+    """Values under ``node`` with every alias expanded; ScenarioError past the limits.
+
+    Shared nodes (aliases) are counted once per use without being expanded, so an
+    "alias bomb" (a few lines that expand to billions of values) is refused at once.
+    """
+    memo: dict[int, int] = {}
+
+    def size(n, depth):
+        if depth > MAX_YAML_DEPTH:
+            raise ScenarioError(f"the YAML is nested more than {MAX_YAML_DEPTH} levels deep; a "
+                                "scenario needs a few levels", name, line=n.start_mark.line + 1)
+        key = id(n)
+        if key in memo:
+            return memo[key]
+        memo[key] = 0            # a recursive alias counts as nothing more
+        if isinstance(n, yaml.MappingNode):
+            total = 1 + sum(size(k, depth + 1) + size(v, depth + 1) for k, v in n.value)
+        elif isinstance(n, yaml.SequenceNode):
+            total = 1 + sum(size(v, depth + 1) for v in n.value)
+        else:
+            total = 1
+        if total > MAX_YAML_VALUES:
+            raise ScenarioError(f"the YAML expands to more than {MAX_YAML_VALUES} values (aliases "
+                                "such as *name repeat what an &name anchor holds, and repeated "
+                                "again they multiply); write the values out, without nested "
+                                "aliases", name, line=n.start_mark.line + 1)
+        memo[key] = total
+        return total
+
+    return size(node, 0) if node is not None else 0
 
 
 def read_tree(text: str, name: str):
@@ -28,9 +77,14 @@ def read_tree(text: str, name: str):
     ScenarioError
         Invalid YAML (with its line), or a top level that is not a mapping.
     """
+    check_size(len(text.encode("utf-8", "surrogatepass")), name)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _expanded_size(node, name)
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise ScenarioError(f"the YAML is nested too deeply (more than {MAX_YAML_DEPTH} levels); a "
+                            "scenario needs a few levels", name) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
