@@ -113,7 +113,25 @@ class MaskShape(RegionShape):
     schema = _Schema
 
     def build(self, raw, ctx) -> MaskRegion:
-        """The region of the validated mapping (lengths in µm)."""
+        """The region of the validated mapping (lengths in µm).
+
+        A scenario rebuilt from a run file (``ctx.stored_masks`` is a dict) takes the array
+        stored in the run file and never reads the recorded path; otherwise the file is read
+        and the array recorded in ``ctx.mask_arrays`` (when the context has one) so that the
+        run file can store it.
+        """
+        key = mask_key(raw.file, raw.dataset)
+        stored = getattr(ctx, "stored_masks", None)
+        if stored is not None:
+            if key not in stored:
+                raise Bad(f"the run file does not hold the mask '{raw.file}' its scenario names; "
+                          "a path recorded in a run file is never read: run the scenario again "
+                          "from its file to store the mask", key="file")
+            arr = np.asarray(stored[key], bool)
+            if arr.shape != tuple(ctx.shape):
+                raise Bad(f"the stored mask '{raw.file}' has shape {arr.shape}, the domain is "
+                          f"{tuple(ctx.shape)}", key="file")
+            return MaskRegion(raw.file, raw.dataset, arr)
         path = Path(raw.file)
         if not path.is_absolute():
             path = Path(ctx.base_dir) / path
@@ -131,4 +149,12 @@ class MaskShape(RegionShape):
             raise Bad(f"mask '{raw.file}' has shape {arr.shape}, but the domain is "
                       f"{tuple(ctx.shape)} voxels; make the mask on the lattice "
                       f"(round(extent/voxel) per axis)", key="file")
+        arrays = getattr(ctx, "mask_arrays", None)
+        if isinstance(arrays, dict):
+            arrays[key] = arr
         return MaskRegion(raw.file, raw.dataset, arr)
+
+
+def mask_key(file: str, dataset: str | None) -> str:
+    """Name of a mask in a run file's ``/masks``: the file as written, and its dataset."""
+    return f"{file}::{dataset}" if dataset else str(file)

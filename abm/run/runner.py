@@ -174,6 +174,7 @@ def run_scenario(scenario, out, *, overrides=(), backend=None, seed=None, overwr
         cell_types={c.name: _declaration(c.cls) for c in sc.cell_types},
         **({"tissue_state_units": sc.tissue_state_units} if sc.processes else {}),
         overwrite=overwrite, staged=True)
+    writer.write_masks(getattr(sc, "masks", {}))
     with recording(writer, out, verbose):
         log.info("run %s: scenario %s, %s backend, seed %d, lattice %s x %g um, %d steps of %g min",
                  out, sc.name, model.backend.name, model.seed, sc.domain.shape, sc.domain.dx,
@@ -201,11 +202,15 @@ def _declaration(cls) -> dict:
 
 
 def rebuild_scenario(reader, extra_overrides=()) -> Scenario:
-    """The scenario of a run file, from the text and overrides stored in it."""
+    """The scenario of a run file, from the text and overrides stored in it.
+
+    Its masks come from the run file (:meth:`RunReader.masks`); no mask path recorded in
+    the file is read.
+    """
     a = reader.attrs
     base = Path(a.get("scenario_dir", "."))
     return load_scenario_text(reader.scenario_text, name=a.get("scenario_file", "<run file>"),
-                              base_dir=base,
+                              base_dir=base, stored_masks=reader.masks(),
                               overrides=tuple(a.get("overrides", ())) + tuple(extra_overrides))
 
 

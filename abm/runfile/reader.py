@@ -14,6 +14,7 @@ import numpy as np
 from .declarations import _read_cell_types, _read_tissue_state_units
 from .encoding import _attrs_dict, _decode_attr, _esc, _unesc
 from .layout import _complete, _numbered, _read_array, _read_lattice, _read_tree
+from .masks import _read_masks
 from .opening import RunFileError, _guard, _open_h5, _short
 from .readouts import _n_rows
 from .summary import _summary
@@ -314,6 +315,11 @@ class RunReader:
                 "state": _read_tree(g["state"]) if "state" in g else {}}
 
     @_guard
+    @_guard
+    def masks(self) -> dict[str, np.ndarray]:
+        """The mask arrays stored with the run's scenario (name -> boolean array [x, y, z])."""
+        return _read_masks(self._f)
+
     def summary(self) -> str:
         """A few human-readable lines describing the run (what ``abm info RUN.h5`` prints).
 

@@ -32,6 +32,7 @@ from .layout import (
     _write_lattice_group,
     _write_tree,
 )
+from .masks import _write_masks
 from .opening import (
     _RESERVED_ROOT,
     FORMAT,
@@ -411,6 +412,16 @@ class RunWriter:
             del ck[n]
         if stale:
             f.flush()
+
+    def write_masks(self, masks: dict[str, np.ndarray]) -> None:
+        """Store the scenario's mask arrays (name -> boolean array [x, y, z]) in ``/masks``.
+
+        A scenario rebuilt from the file takes its masks from here, never from a path.
+        """
+        self._check_open()
+        if masks:
+            _write_masks(self._f, masks)
+            self._f.flush()
 
     def set_attrs(self, **attrs) -> None:
         """Set or update root attributes (e.g. ``status="finished"``, ``wall_s=3600.0``).

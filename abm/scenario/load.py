@@ -63,7 +63,7 @@ def load_scenario(path, overrides=()) -> Scenario:
 
 
 def load_scenario_text(text: str, name: str = "<scenario>", base_dir=Path("."),
-                       overrides=()) -> Scenario:
+                       overrides=(), stored_masks=None) -> Scenario:
     """Validate and convert a scenario given as text (e.g. the copy stored in a run's HDF5 file).
 
     Parameters
@@ -76,6 +76,9 @@ def load_scenario_text(text: str, name: str = "<scenario>", base_dir=Path("."),
         Folder that relative paths (masks, rules CSVs, plugin files) are resolved against.
     overrides : sequence of str
         ``"key.path=value"`` overrides.
+    stored_masks : dict of str to ndarray, optional
+        For a scenario stored in a run file: the masks stored with it; mask regions take
+        their arrays from here and no mask file is read.
 
     Returns
     -------
@@ -107,7 +110,8 @@ def load_scenario_text(text: str, name: str = "<scenario>", base_dir=Path("."),
         problems.raise_first()
         raise AssertionError("unreachable")  # pragma: no cover
     problems.raise_first()
-    sc = Resolver(raw, problems, text, name, Path(base_dir), overrides, plugins).resolve()
+    sc = Resolver(raw, problems, text, name, Path(base_dir), overrides, plugins,
+                  stored_masks=stored_masks).resolve()
     problems.raise_first()
     return sc
 

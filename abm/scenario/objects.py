@@ -231,6 +231,8 @@ class Scenario:
         Modules named under ``plugins:`` (imported before validation).
     warnings : tuple of str
         Suspicious but legal input (printed by ``abm validate`` and ``abm run``).
+    masks : dict of str to ndarray
+        The mask arrays the scenario's mask regions hold (stored in the run file).
     """
 
     name: str
@@ -249,6 +251,7 @@ class Scenario:
     processes: list = field(default_factory=list)
     plugins: tuple = ()
     warnings: tuple = ()
+    masks: dict = field(default_factory=dict)
 
     def label_index(self, name: str) -> int:
         """Integer value of tissue label ``name``."""

@@ -49,13 +49,16 @@ class Resolver:
     :meth:`check_state_values`, :meth:`sub`.
     """
 
-    def __init__(self, raw, problems: Problems, text, name, base_dir, overrides, plugins=()):
+    def __init__(self, raw, problems: Problems, text, name, base_dir, overrides, plugins=(),
+                 stored_masks=None):
         self.raw, self.p, self.text, self.name = raw, problems, text, name
         self.base_dir, self.overrides, self.plugins = Path(base_dir), overrides, tuple(plugins)
         self.field_units: dict[str, str] = {}
         self.state_units: dict[str, str] = {}
         self.types: dict[str, type] = {}
         self.labels0 = None
+        self.stored_masks = stored_masks     # from a run file: masks are never read from disk
+        self.mask_arrays: dict = {}
         self.warnings: list[str] = []
         self.duration_overridden = any(o.partition("=")[0].strip() == "domain.duration"
                                        for o in overrides)
@@ -136,7 +139,8 @@ class Resolver:
                         overrides=tuple(self.overrides), source=self.name, base_dir=self.base_dir,
                         domain=dom, tissue=tissue, fields=fields, cell_types=cell_types,
                         populations=pops, events=events, outputs=outputs, processes=processes,
-                        plugins=self.plugins, warnings=tuple(self.warnings))
+                        plugins=self.plugins, warnings=tuple(self.warnings),
+                        masks=dict(self.mask_arrays))
 
     # ------------------------------------------------------------ domain, regions
     def resolve_domain(self) -> Domain:

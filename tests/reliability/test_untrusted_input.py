@@ -163,3 +163,45 @@ def test_a_dataset_stored_in_another_file_is_refused(run_file, tmp_path):
         f.create_dataset("extra", shape=(4,), dtype="<f8", external=[(str(raw), 0, 32)])
     with pytest.raises(RunFileError, match="stored in another file"):
         open_run(run_file)
+
+
+# ----------------------------------------------------------------- paths in a run file
+MASKED = SCEN.replace("  - {cell_type: BMSC, region: all, count: 20 cells}",
+                      "  - {cell_type: BMSC, region: {shape: mask, file: m.npy}, count: 20 cells}")
+
+
+@pytest.fixture
+def masked_run(tmp_path):
+    mask = np.zeros((10, 10, 10), bool)
+    mask[2:6, 3:7, 1:5] = True
+    np.save(tmp_path / "m.npy", mask)
+    sc = tmp_path / "masked.yaml"
+    sc.write_text(MASKED)
+    out = tmp_path / "masked.h5"
+    assert main(["run", str(sc), "--out", str(out), "--quiet", "--until", "10 min"]) == 0
+    return out, mask
+
+
+def test_masks_are_stored_in_the_run_file_and_resume_reads_no_mask_file(masked_run, tmp_path,
+                                                                        capsys):
+    out, mask = masked_run
+    with open_run(out) as r:
+        assert np.array_equal(r.masks()["m.npy"], mask)
+    (tmp_path / "m.npy").unlink()                 # the recorded path is not needed any more
+    code, err = cli(capsys, "resume", str(out), "--until", "20 min", "--quiet")
+    assert code == 0, err
+
+
+def test_a_crafted_mask_path_in_a_run_file_is_never_read(masked_run, tmp_path, capsys):
+    out, _ = masked_run
+    secret = tmp_path / "secret.npy"
+    np.save(secret, np.ones((10, 10, 10), bool))
+    with h5py.File(out, "r+") as f:
+        text = f["scenario"][()].decode()
+        del f["scenario"]
+        f.create_dataset("scenario", data=text.replace("file: m.npy", f"file: {secret}"),
+                         dtype=h5py.string_dtype())
+    secret.unlink()
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")   # what a reader must never echo
+    code, err = cli(capsys, "resume", str(out), "--until", "20 min", "--quiet")
+    assert code == 2 and "does not hold the mask" in err and "root:" not in err
