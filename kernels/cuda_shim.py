@@ -396,6 +396,9 @@ def numpy_cupy() -> types.ModuleType:
     GPU branches, with arrays that are NumPy arrays.
     """
     mod = _NumpyCupy("cupy_cpu_shim")
+    # CuPy sorts stably and accepts no other kind (cupy.sort / cupy.argsort docs)
+    mod.sort = lambda a, axis=-1, kind=None: np.sort(a, axis=axis, kind="stable")
+    mod.argsort = lambda a, axis=-1, kind=None: np.argsort(a, axis=axis, kind="stable")
     mod.RawModule = RawModule
     mod.ElementwiseKernel = ElementwiseKernel
     mod.cuda = types.SimpleNamespace(Device=lambda *a: types.SimpleNamespace(synchronize=lambda: None))

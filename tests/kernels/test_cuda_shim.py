@@ -212,6 +212,46 @@ def test_implicit_exchange_kernel_matches_numpy_twin_exactly(shim, dtype, n_agen
     assert np.array_equal(got[~touched], u0[~touched]) and not np.array_equal(got, u0)
 
 
+# ---------------------------------------------------------- whole layers on the shim
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("hetero, scheme", [(False, "spectral"), (False, "explicit"), (True, "explicit")])
+def test_field_solver_gpu_branches_on_the_shim_track_numpy(shim, dtype, hetero, scheme):
+    from test_gpu import _build  # the GPU test's own scenario: sources, depots, fixed faces
+
+    a = _build("numpy", dtype, hetero, scheme)
+    b = _build(shim, dtype, hetero, scheme)
+    for _ in range(10):
+        a.step(1.0)
+        b.step(1.0)
+    tol = 1e-12 if dtype == np.float64 else 1e-5  # explicit: reordered sums, rounding accumulates
+    for s in a.species:
+        x, y = a.field_numpy(s.name), b.field_numpy(s.name)
+        assert np.linalg.norm(x - y) <= tol * np.linalg.norm(x), s.name
+        if scheme == "spectral":
+            np.testing.assert_array_equal(x, y, err_msg=s.name)
+
+
+def test_cell_layer_gpu_branches_on_the_shim_match_numpy(shim, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "cells"))
+    from test_cell_life import _run  # the cell layer's own life-cycle scenario
+
+    a = _run(7, steps=15, backend="numpy")
+    b = _run(7, steps=15, backend=shim)
+    assert a.keys() == b.keys()
+    for k in a:
+        if a[k].dtype.kind in "iub":
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+        else:
+            np.testing.assert_allclose(a[k], b[k], rtol=1e-12, atol=1e-15, err_msg=k)
+
+
+def test_missing_compiler_is_one_clear_message(monkeypatch):
+    monkeypatch.setenv("CXX", "no-such-compiler-abm")
+    assert S.compiler() is None
+    with pytest.raises(S.ShimUnsupported, match="install g\\+\\+"):
+        S.RawModule(code='extern "C" __global__ void g(float* a) { a[0] = 1; }')
+
+
 # --------------------------------------------------------------------- the shim itself
 def test_atomics_are_read_modify_write_and_grid_indices_cover_the_launch():
     code = r"""
