@@ -16,7 +16,7 @@ import numpy as np
 
 from .problems import Bad
 
-__all__ = ["check_clock", "check_event", "check_outputs", "lattice_fits", "minutes"]
+__all__ = ["check_clock", "check_event", "check_outputs", "minutes"]
 
 _EPS = 1e-9
 
@@ -131,22 +131,3 @@ def check_outputs(outputs, dom, warnings: list) -> None:
                             f"({minutes(end)}): it is never reached, so there is one only at the "
                             "start and the end; shorten it to record in between")
 
-
-def lattice_fits(shape, n_fields: int) -> None:
-    """Refuse at once a lattice that cannot fit in this machine's RAM even at its smallest.
-
-    A lower bound (single-precision fields, no cells) checked before regions are measured
-    on a very large lattice; :func:`abm.run.build.check_memory` makes the full check.
-
-    Raises
-    ------
-    Bad
-        With the estimate and the memory available.
-    """
-    from ..errors import ModelInputError  # noqa: PLC0415
-    from ..run.memory import check_fits  # noqa: PLC0415
-
-    try:
-        check_fits(shape, n_fields, 4, 0, 0, "numpy")
-    except ModelInputError as exc:
-        raise Bad(str(exc)) from None

@@ -18,7 +18,7 @@ from ..errors import ModelInputError
 from ..regions import AXES, LabelRegion, MaskRegion, Region, shape_named
 from ..registry import CELL_TYPES, PROCESSES
 from .celltypes import resolve_cell_type, type_class
-from .checks import check_clock, check_event, check_outputs, lattice_fits
+from .checks import check_clock, check_event, check_outputs
 from .objects import (
     Domain,
     Event,
@@ -111,9 +111,6 @@ class Resolver:
         if dom is None:
             self.p.raise_first()
         self.dom = dom
-        if math.prod(dom.shape) > PAINT_LIMIT:
-            self.attempt(("domain",), lattice_fits, dom.shape, len(r.fields))
-            self.p.raise_first()      # before regions are measured on a lattice that cannot be
         tissue = self.resolve_tissue()
         self.tissue_names = [t.name for t in tissue]
         fields = self.resolve_fields()

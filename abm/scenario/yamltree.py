@@ -30,6 +30,30 @@ def check_size(n_bytes: int, name: str) -> None:
                             "{shape: mask, file: ...}", name)
 
 
+def _check_flow_depth(text: str, name: str) -> None:
+    """Refuse brackets nested deeper than ``MAX_YAML_DEPTH`` before the (recursive) parser runs."""
+    depth = 0
+    quote = None
+    line = 1
+    for ch in text:
+        if ch == "\n":
+            line += 1
+            quote = None
+        elif quote:
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise ScenarioError(f"the YAML is nested more than {MAX_YAML_DEPTH} levels deep "
+                                    "(brackets inside brackets); a scenario needs a few levels",
+                                    name, line=line)
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+
+
 def _expanded_size(node, name: str) -> int:
     """Values under ``node`` with every alias expanded; ScenarioError past the limits.
 
@@ -78,6 +102,7 @@ def read_tree(text: str, name: str):
         Invalid YAML (with its line), or a top level that is not a mapping.
     """
     check_size(len(text.encode("utf-8", "surrogatepass")), name)
+    _check_flow_depth(text, name)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         _expanded_size(node, name)
