@@ -91,11 +91,15 @@ class CellAgentSet(AgentSet):
 
     def __init__(self, model, agents=(), *, base=None, base_others=False):  # noqa: D107
         self.model = model
-        self.random = model.random
         self._base = None if base is None else tuple(model._type_code[c] for c in base)
         self._base_others = bool(base_others)
         self._known = None          # a based set's keys when it was last changed in place
         self._keys = None if base is not None else self._keys_of(agents)
+
+    @property
+    def random(self):
+        """The model's ``random.Random`` (shuffles draw from it, as Mesa's sets do)."""
+        return self.model.random
 
     # -------------------------------------------------------------- keys
     def _keys_of(self, agents) -> _Keys:
@@ -388,17 +392,29 @@ class CellAgentSet(AgentSet):
         return GroupBy(dict(groups))
 
     def __getstate__(self):
-        return {"model": self.model, "agents": list(self), "base": self._base,
-                "base_others": self._base_others, "changed": self._known is not None}
+        def plain(keys):
+            if keys is None:
+                return None
+            return (keys.tc, keys.uid, [r() for r in keys.refs])
+        return {"model": self.model, "base": self._base, "base_others": self._base_others,
+                "keys": plain(None if self._keys is None else self._current()
+                              if self._base is None else self._keys),
+                "known": plain(self._known)}
 
     def __setstate__(self, state):
-        model = state["model"]
-        base = state["base"]
-        types = None if base is None else [model._type_list[c] for c in base]
-        self.__init__(model, state["agents"] if base is None else (), base=types,
-                      base_others=state["base_others"])
-        if base is not None and state["changed"]:
-            self._update(state["agents"])
+        def keys(k):
+            if k is None:
+                return None
+            tc, uid, objs = k
+            # an ordinary agent that nobody else holds is gone, as in Mesa's AgentSet
+            return _Keys(tc, uid, [weakref.ref(o) if o is not None else _dead for o in objs])
+        self.model = state["model"]
+        self._base, self._base_others = state["base"], state["base_others"]
+        self._keys, self._known = keys(state["keys"]), keys(state["known"])
+
+
+def _dead():
+    return None
 
 
 def _member(keys: _Keys, among: _Keys) -> np.ndarray:

@@ -38,8 +38,12 @@ parameters (:mod:`.parameters`), checkpoints (:mod:`.state`).
 
 from __future__ import annotations
 
+import importlib
+import io
 import math
 import os
+import pickle
+import types
 import weakref
 from collections.abc import Sequence
 
@@ -371,6 +375,17 @@ class TissueModel(mesa.Model):
         P.diffuse(self, plan)
         P.record(self, plan)
 
+    def __reduce_ex__(self, protocol):
+        """Pickle (and deep copy) the whole model; it restores to a model that continues alike.
+
+        The array module is stored by name; views and agent sets keep pointing at the
+        restored model.
+        """
+        buf = io.BytesIO()
+        state = {k: v for k, v in self.__dict__.items() if k != "_views"}
+        _ModelPickler(buf, pickle.HIGHEST_PROTOCOL, self).dump(state)
+        return _restore_model, (type(self), buf.getvalue())
+
     def _step_and_record(self, *args, **kwargs) -> None:
         """Mesa's step (counter, then ``step()`` with a subclass's own code) and the record.
 
@@ -464,6 +479,41 @@ class TissueModel(mesa.Model):
         cls = self._type_of(cell_type)
         st = to_numpy(self.populations[cls.cell_type].columns["state"])
         return {s: int((st == i).sum()) for i, s in enumerate(cls.states)}
+
+
+class _ModelPickler(pickle.Pickler):
+    """Pickles a model's attributes: the model itself by reference, modules by name."""
+
+    def __init__(self, file, protocol, model):
+        super().__init__(file, protocol)
+        self._model = model
+
+    def persistent_id(self, obj):
+        return "model" if obj is self._model else None
+
+    def reducer_override(self, obj):
+        if isinstance(obj, types.ModuleType):
+            return importlib.import_module, (obj.__name__,)
+        return NotImplemented
+
+
+class _ModelUnpickler(pickle.Unpickler):
+    def __init__(self, file, model):
+        super().__init__(file)
+        self._model = model
+
+    def persistent_load(self, pid):
+        return self._model
+
+
+def _restore_model(cls, payload: bytes):
+    """A model from :meth:`TissueModel.__reduce_ex__` (pickle and deep copy)."""
+    model = cls.__new__(cls)
+    state = _ModelUnpickler(io.BytesIO(payload), model).load()
+    model.__dict__.update(state)
+    model._views = weakref.WeakValueDictionary()
+    mesa.Agent._ids[model] = _IdCounter(model)
+    return model
 
 
 class _IdCounter:
