@@ -23,7 +23,7 @@ domain:
 fields:
   SDF-1a: {{}}
 cell_types:
-  BMSC: {{}}
+  BMSC: {{parameters: {{death: 0 1/min, division: 0 1/min}}}}   # counts stay exact
 events:
   - at: {at}
     injection: {{cell_type: BMSC, dose: {dose}, route: local,

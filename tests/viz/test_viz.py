@@ -419,7 +419,9 @@ v.on_slider(0)
 v.on_play(True)
 t0, seen = time.time(), {}
 def watchdog(step):
-    if time.time() - t0 > 2.5 and "img" not in seen:
+    # wait until play has moved on by itself (at most 30 s: a loaded CI machine renders slowly)
+    waited = time.time() - t0
+    if "img" not in seen and waited > 1.0 and (v.scene.snapshot > 0 or waited > 30.0):
         seen["img"] = p.screenshot(return_img=True)
         seen["snap"] = v.scene.snapshot
         seen["window"] = type(p.ren_win).__name__
