@@ -137,6 +137,20 @@ class Registry(Generic[T]):
                 f"unknown {self.kind} {name!r}{did_you_mean(name, self._entries)}; known: "
                 f"{', '.join(sorted(self._entries))}") from None
 
+    def instance(self, name: str):
+        """The entry called ``name`` as an object.
+
+        A registered instance is returned as it is; a registered class is instantiated
+        with no arguments.
+
+        Raises
+        ------
+        ModelInputError
+            Unknown name (see :meth:`get`).
+        """
+        entry = self.get(name)
+        return entry() if isinstance(entry, type) else entry
+
     def names(self) -> list[str]:
         """Registered names, in registration order."""
         _load_builtins()

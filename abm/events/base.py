@@ -107,5 +107,4 @@ def event_kind(name: str) -> EventKind:
     """
     from ..registry import EVENT_KINDS  # noqa: PLC0415
 
-    entry = EVENT_KINDS.get(name)
-    return entry() if isinstance(entry, type) else entry
+    return EVENT_KINDS.instance(name)

@@ -140,8 +140,7 @@ def readout_kind(name: str) -> ReadoutKind:
     """The registered readout kind ``name`` (an instance, also when a class was registered)."""
     from ..registry import READOUT_KINDS  # noqa: PLC0415
 
-    entry = READOUT_KINDS.get(name)
-    return entry() if isinstance(entry, type) else entry
+    return READOUT_KINDS.instance(name)
 
 
 def grammar() -> str:

@@ -195,5 +195,4 @@ def shape_named(name: str) -> RegionShape:
     """
     from ..registry import REGION_SHAPES  # noqa: PLC0415
 
-    entry = REGION_SHAPES.get(name)
-    return entry() if isinstance(entry, type) else entry
+    return REGION_SHAPES.instance(name)
