@@ -159,6 +159,7 @@ def _setup_log(out: Path, verbose: bool, published: bool = True) -> logging.Hand
     else:   # an earlier RUN.log stays as it was until the new run has started
         h = logging.handlers.MemoryHandler(capacity=10_000, flushLevel=logging.CRITICAL + 1)
     h.setFormatter(logging.Formatter(_LOG_FORMAT))
+    h.handleError = _quiet   # a full disk must not print logging tracebacks
     log.addHandler(h)
     if verbose:
         sh = logging.StreamHandler(sys.stderr)
@@ -177,6 +178,7 @@ def publish(writer, out: Path) -> None:
         if isinstance(h, logging.handlers.MemoryHandler):
             fh = logging.FileHandler(out.with_suffix(".log"), mode="a", encoding="utf-8")
             fh.setFormatter(logging.Formatter(_LOG_FORMAT))
+            fh.handleError = _quiet
             h.setTarget(fh)
             h.flush()
             log.removeHandler(h)
@@ -213,6 +215,10 @@ def recording(writer, out: Path, verbose: bool):
         with signals_held():
             writer.close()
             _teardown_log()
+
+
+def _quiet(record) -> None:
+    """A log line that cannot be written (disk full) is dropped without a traceback."""
 
 
 def _teardown_log():

@@ -39,6 +39,7 @@ from ..events import FireContext, event_kind
 from ..readouts import evaluate_readouts, readout_units, total_unit
 from ..runfile import RunFileError, RunWriter, open_run
 from ..runfile.opening import _refuse_if_being_written
+from ..runfile.space import ensure_space, free_bytes, human_bytes, tree_nbytes
 from ..scenario import Scenario, load_scenario, load_scenario_text
 from .build import build_model, labels_now, place_populations
 from .recording import (
@@ -191,8 +192,27 @@ def run_scenario(scenario, out, *, overrides=(), backend=None, seed=None, overwr
         # the run has started: only now does the new file replace an earlier one
         publish(writer, out)
         log.info("checkpoint at step 0 (initial state)")
+        _warn_if_run_may_not_fit(model, sc, out, sched)
         _loop(model, sc, writer, sched, fired, progress, checkpoint_wall_s)
     return out
+
+
+def _warn_if_run_may_not_fit(model, sc, out: Path, sched: Schedule) -> None:
+    """Warn (stderr and log) when the run's snapshots, uncompressed, exceed the free space.
+
+    Only a warning: gzip usually stores much less, and a write the disk cannot take is
+    refused cleanly anyway (:mod:`abm.runfile.space`).
+    """
+    n_snap = sc.domain.n_steps // sched.snap + 1
+    per = tree_nbytes([{n: model.fields.field(n) for n in sc.outputs.fields},
+                       {n: model.populations[n].columns for n in sc.outputs.agents}])
+    need, free = n_snap * per, free_bytes(out)
+    if need > free:
+        msg = (f"the {n_snap} snapshots of this run take up to {human_bytes(need)} uncompressed "
+               f"and {out.parent} has {human_bytes(free)} free; if the disk fills, the run "
+               "stops with everything before kept (continue with abm resume)")
+        log.warning(msg)
+        print(f"abm: warning: {msg}", file=sys.stderr)
 
 
 def _declaration(cls) -> dict:
@@ -290,6 +310,10 @@ def resume_run(path, *, until=None, backend=None, progress=True, verbose=False,
             # an untrusted checkpoint is checked before the file is opened for writing
             _events_fired(r.checkpoint()["state"], sc, path)
             model.set_state(r.checkpoint()["state"])
+    # a full disk is refused before the file is opened for writing (a failed HDF5 write
+    # would damage it); the checkpoints resume writes are as large as the model's state
+    ensure_space(path, tree_nbytes(model.get_state()), f"resuming {path.name}",
+                 resume_hint=False)
     writer, ck = RunWriter.resume(path)
     with recording(writer, path, verbose):
         state = ck["state"]

@@ -46,6 +46,7 @@ from .opening import (
 )
 from .readouts import _ReadoutSeries
 from .restart import _cut_back_to_checkpoint
+from .space import ensure_space, tree_nbytes, write_error
 from .xdmf import _write_xdmf_from, _xdmf_entries, _xdmf_entry
 
 __all__ = ["RunWriter"]
@@ -305,6 +306,14 @@ class RunWriter:
             A tissue state that is not a 3-D array, or agent columns of unequal length.
         """
         self._check_open()
+        what = f"the snapshot at t = {time_min / 60:.4g} h"
+        self._ensure(tree_nbytes([fields, agents, labels, tissue_states]), what)
+        try:
+            return self._write_snapshot(step, time_min, fields, agents, labels, tissue_states)
+        except OSError as e:
+            raise self._storage_error(e, what) from None
+
+    def _write_snapshot(self, step, time_min, fields, agents, labels, tissue_states) -> int:
         f = self._f
         if labels is not None:
             labels = _to_numpy(labels)
@@ -392,6 +401,14 @@ class RunWriter:
         self._check_open()
         if keep_last < 1:
             raise ValueError("keep_last must be at least 1")
+        what = f"the checkpoint at t = {time_min / 60:.4g} h"
+        self._ensure(tree_nbytes(state), what)
+        try:
+            self._write_checkpoint(step, time_min, state, keep_last)
+        except OSError as e:
+            raise self._storage_error(e, what) from None
+
+    def _write_checkpoint(self, step, time_min, state, keep_last) -> None:
         f = self._f
         self._readouts.write_rows()
         ck = f["checkpoints"]
@@ -462,6 +479,15 @@ class RunWriter:
         self.close()
 
     # ----------------------------------------------------------------- internals
+    def _ensure(self, need: int, what: str) -> None:
+        """Refuse a write the disk cannot take (:func:`abm.runfile.space.ensure_space`)."""
+        target = self._staging if self._staging is not None else self.path
+        ensure_space(target, need, what, resume_hint=self._staging is None)
+
+    def _storage_error(self, e: OSError, what: str) -> BaseException:
+        """A clear error for a write the storage refused (else the original error)."""
+        return write_error(e, self.path, what) or e
+
     def _check_open(self) -> None:
         if self._closed:
             raise ValueError(f"the run file {self.path} is closed")
