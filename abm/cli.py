@@ -84,7 +84,14 @@ def _add_stepping_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verbose", action="store_true", help="also print the log to stderr")
 
 
-def _stored_timeline(run) -> list[str]:
+def _add_plugins_dir(p: argparse.ArgumentParser) -> None:
+    """``--plugins-dir``: the one folder a run file's ``.py`` plugins are imported from."""
+    p.add_argument("--plugins-dir", type=Path, default=None, metavar="FOLDER",
+                   help="import the run's .py plugin files from this folder (a run file's own "
+                        "record of their folder is never used: it could point anywhere)")
+
+
+def _stored_timeline(run, plugin_dir=None) -> list[str]:
     """Lines for a run's stored timeline.
 
     The events, processes and plugins of a run's stored scenario (rebuilt from its text,
@@ -94,7 +101,7 @@ def _stored_timeline(run) -> list[str]:
     from .scenario.summary import timeline  # noqa: PLC0415
 
     try:
-        return timeline(rebuild_scenario(run))
+        return timeline(rebuild_scenario(run, plugin_dir=plugin_dir))
     except ModelInputError as exc:
         return [f"{'events':<14}(the stored scenario cannot be rebuilt here: {exc})"]
 
@@ -152,8 +159,10 @@ def _main(argv) -> int:
     rs.add_argument("--backend", choices=["numpy", "cupy"], default=None,
                     help="array backend (default: the one the run was written with)")
     _add_stepping_options(rs)
+    _add_plugins_dir(rs)
     inf = sub.add_parser("info", help="say what is in a run file")
     inf.add_argument("run", type=Path, help="run file (HDF5)")
+    _add_plugins_dir(inf)
     vw = sub.add_parser("view", help="play a run in an interactive 3D window (PyVista)")
     vw.add_argument("run", type=Path, help="run file (HDF5)")
     vw.add_argument("--field", default=None, help="field shown first (default: the first)")
@@ -224,7 +233,8 @@ def _main(argv) -> int:
 
             path = resume_run(args.run, until=args.until, backend=args.backend,
                               progress=not args.quiet, verbose=args.verbose,
-                              checkpoint_wall_s=args.checkpoint_wall)
+                              checkpoint_wall_s=args.checkpoint_wall,
+                              plugin_dir=args.plugins_dir)
             print(f"resumed and finished {path}")
             return 0
         if args.cmd == "info":
@@ -232,7 +242,7 @@ def _main(argv) -> int:
 
             with open_run(args.run) as run:
                 print(run.summary())
-                print("\n".join(_stored_timeline(run)))
+                print("\n".join(_stored_timeline(run, args.plugins_dir)))
             return 0
         if args.cmd == "plot":
             from viz.plots import plot_runs  # noqa: PLC0415

@@ -221,17 +221,19 @@ def _declaration(cls) -> dict:
             "colour": cls.colour, "state_colours": dict(cls.state_colours)}
 
 
-def rebuild_scenario(reader, extra_overrides=()) -> Scenario:
+def rebuild_scenario(reader, extra_overrides=(), plugin_dir=None) -> Scenario:
     """The scenario of a run file, from the text and overrides stored in it.
 
     Its masks come from the run file (:meth:`RunReader.masks`); no mask path recorded in
-    the file is read.
+    the file is read. A ``.py`` plugin file the scenario names is imported only from
+    ``plugin_dir`` (``--plugins-dir``), never from the folder recorded in the file.
     """
     a = reader.attrs
     base = Path(a.get("scenario_dir", "."))
     return load_scenario_text(reader.scenario_text, name=a.get("scenario_file", "<run file>"),
                               base_dir=base, stored_masks=reader.masks(),
-                              overrides=tuple(a.get("overrides", ())) + tuple(extra_overrides))
+                              overrides=tuple(a.get("overrides", ())) + tuple(extra_overrides),
+                              plugin_dir=plugin_dir, from_run_file=True)
 
 
 def _events_fired(state: dict, sc, path: Path) -> int:
@@ -264,7 +266,7 @@ def _check_recorded_settings(path: Path, attrs, sc) -> None:
 
 
 def resume_run(path, *, until=None, backend=None, progress=True, verbose=False,
-               checkpoint_wall_s=CHECKPOINT_WALL_S) -> Path:
+               checkpoint_wall_s=CHECKPOINT_WALL_S, plugin_dir=None) -> Path:
     """Continue a run file from its last complete checkpoint to its end (or ``until``).
 
     Parameters
@@ -275,6 +277,9 @@ def resume_run(path, *, until=None, backend=None, progress=True, verbose=False,
         New end time with its unit (e.g. ``"36 h"``), to extend a finished run.
     backend : optional
         Defaults to the backend the run was written with (needed for identical results).
+    plugin_dir : str or Path, optional
+        Folder to import the scenario's ``.py`` plugin files from (``--plugins-dir``); a
+        run file's own record of where they were is never used.
 
     Returns
     -------
@@ -283,7 +288,7 @@ def resume_run(path, *, until=None, backend=None, progress=True, verbose=False,
     path = Path(path)
     with open_run(path) as r:
         extra = (f"domain.duration={until}",) if until else ()
-        sc = rebuild_scenario(r, extra)
+        sc = rebuild_scenario(r, extra, plugin_dir=plugin_dir)
         stored_backend = r.attrs.get("backend")
         seed = int(r.attrs["seed"])
         last = r.checkpoint_steps[-1] if r.checkpoint_steps else None

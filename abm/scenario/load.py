@@ -63,7 +63,8 @@ def load_scenario(path, overrides=()) -> Scenario:
 
 
 def load_scenario_text(text: str, name: str = "<scenario>", base_dir=Path("."),
-                       overrides=(), stored_masks=None) -> Scenario:
+                       overrides=(), stored_masks=None, plugin_dir=None,
+                       from_run_file: bool = False) -> Scenario:
     """Validate and convert a scenario given as text (e.g. the copy stored in a run's HDF5 file).
 
     Parameters
@@ -79,6 +80,13 @@ def load_scenario_text(text: str, name: str = "<scenario>", base_dir=Path("."),
     stored_masks : dict of str to ndarray, optional
         For a scenario stored in a run file: the masks stored with it; mask regions take
         their arrays from here and no mask file is read.
+    plugin_dir : path, optional
+        With ``from_run_file``: the folder the user names (``--plugins-dir``) to import the
+        scenario's ``.py`` plugin files from.
+    from_run_file : bool
+        The text comes from a run file (untrusted): a ``.py`` plugin it names is imported
+        only from ``plugin_dir``, never from a folder recorded in the file. Installed
+        modules named by their module name are imported as usual.
 
     Returns
     -------
@@ -100,7 +108,7 @@ def load_scenario_text(text: str, name: str = "<scenario>", base_dir=Path("."),
         loc = apply_override(data, ov, name)
         set_paths.append((loc, ov.partition("=")[0].strip()))
     problems.overrides = set_paths
-    plugins = _plugins(data, problems, Path(base_dir))
+    plugins = _plugins(data, problems, Path(base_dir), plugin_dir, from_run_file)
     try:
         raw = scenario_model().model_validate(data)
     except ValidationError as exc:
@@ -116,8 +124,12 @@ def load_scenario_text(text: str, name: str = "<scenario>", base_dir=Path("."),
     return sc
 
 
-def _plugins(data: dict, problems: Problems, base_dir: Path) -> tuple:
-    """Import the modules under ``plugins:`` before validation (they register kinds)."""
+def _plugins(data: dict, problems: Problems, base_dir: Path, plugin_dir=None,
+             from_run_file: bool = False) -> tuple:
+    """Import the modules under ``plugins:`` before validation (they register kinds).
+
+    For a scenario stored in a run file, ``.py`` files come from ``plugin_dir`` only.
+    """
     mods = data.get("plugins")
     if mods is None:
         return ()
@@ -126,8 +138,17 @@ def _plugins(data: dict, problems: Problems, base_dir: Path) -> tuple:
                                    f"the scenario file), got {typename(mods)}")
         problems.raise_first()
     for i, m in enumerate(mods):
+        folder = base_dir
+        if from_run_file and m.endswith(".py"):
+            if plugin_dir is None:
+                problems.add(("plugins", i),
+                             f"this run uses the plugin file {m!r}; abm does not run code named "
+                             f"inside a run file: if you trust it, pass --plugins-dir FOLDER "
+                             f"(the folder that holds {m})")
+                continue
+            folder = Path(plugin_dir)
         try:
-            import_plugins([m], base_dir)
+            import_plugins([m], folder)
         except ModelInputError as exc:
             problems.add(("plugins", i), str(exc))
     problems.raise_first()

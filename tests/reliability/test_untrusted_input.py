@@ -205,3 +205,30 @@ def test_a_crafted_mask_path_in_a_run_file_is_never_read(masked_run, tmp_path, c
     secret.write_text("root:x:0:0:root:/root:/bin/bash\n")   # what a reader must never echo
     code, err = cli(capsys, "resume", str(out), "--until", "20 min", "--quiet")
     assert code == 2 and "does not hold the mask" in err and "root:" not in err
+
+
+def test_a_plugin_file_named_in_a_run_file_is_never_imported_unasked(tmp_path, capsys):
+    """A crafted run file records a .py plugin and a folder: info and resume do not run it."""
+    marker = tmp_path / "ran.txt"
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "side_effect.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n")
+    sc = tmp_path / "tamper.yaml"
+    sc.write_text("plugins: [side_effect.py]\n" + SCEN)
+    out = tmp_path / "run.h5"
+    (tmp_path / "side_effect.py").write_text((evil / "side_effect.py").read_text())
+    assert main(["run", str(sc), "--out", str(out), "--quiet", "--until", "10 min"]) == 0
+    assert marker.exists()          # the user's own scenario imports its plugin
+    marker.unlink()
+    with h5py.File(out, "r+") as f:    # point the recorded folder at the attacker's files
+        f.attrs["scenario_dir"] = str(evil)
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    assert "--plugins-dir" in capsys.readouterr().out
+    assert main(["resume", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--plugins-dir" in err and "Traceback" not in err
+    assert not marker.exists(), "a plugin file named in a run file was imported"
+    # naming the folder is the user's decision
+    assert main(["resume", str(out), "--quiet", "--plugins-dir", str(tmp_path)]) == 0

@@ -76,8 +76,15 @@ def test_biology_from_a_test_module_runs_resumes_reads_back_and_renders(scenario
                  "--backend", "numpy"]) == 0
     assert main(["run", str(scenario["short"]), "--out", str(short_run), "--quiet",
                  "--backend", "numpy"]) == 0
+    # a .py plugin named inside a run file is not imported from the folder the file
+    # records (a crafted file could point anywhere): resume asks for --plugins-dir
+    capsys.readouterr()
+    assert main(["resume", str(short_run), "--quiet", "--until", "80 min"]) == 2
+    err = capsys.readouterr().err
+    assert "--plugins-dir" in err and "room_plugin.py" in err and "Traceback" not in err
     # resume the 40-min run from its last checkpoint to 80 min: the uninterrupted run, exactly
-    assert main(["resume", str(short_run), "--quiet", "--until", "80 min"]) == 0
+    assert main(["resume", str(short_run), "--quiet", "--until", "80 min",
+                 "--plugins-dir", str(tmp_path)]) == 0
     a, b = _checkpoint(long_run), _checkpoint(short_run)
     assert a["step"] == b["step"] == 40
     for key in ("populations", "tissue_states", "fields"):
@@ -112,6 +119,9 @@ def test_biology_from_a_test_module_runs_resumes_reads_back_and_renders(scenario
         assert r0.cell_colours["Resorber"]["colour"] == "#00ff00"
     capsys.readouterr()
     assert main(["info", str(long_run)]) == 0
+    info = capsys.readouterr().out
+    assert "Resorber" in info and "--plugins-dir" in info     # timeline not rebuilt without it
+    assert main(["info", str(long_run), "--plugins-dir", str(tmp_path)]) == 0
     info = capsys.readouterr().out
     assert "Resorber" in info and "mineral" in info and "activate" in info
 
