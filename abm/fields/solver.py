@@ -129,6 +129,11 @@ class FieldSolver(FieldSources):
         if dup:
             raise ModelInputError(f"field names must be unique; repeated: {sorted(dup)}")
         self._index = {n: i for i, n in enumerate(names)}
+        # refuse a lattice that cannot fit before allocating (NumPy's MemoryError names
+        # nothing); the same estimate as abm run's check
+        from ..run.memory import check_fits  # noqa: PLC0415 - abm.run imports this module
+
+        check_fits(shape, len(self.species), self.dtype.itemsize, 0, 1, self.backend.name)
 
         self.u = xp.empty((len(self.species),) + shape, dtype=self.dtype)
         for i, s in enumerate(self.species):

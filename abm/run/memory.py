@@ -122,7 +122,8 @@ def check_fits(shape, n_fields: int, field_itemsize: int, n_cells: int, n_variab
         nvox = math.prod(int(s) for s in shape)
         raise ModelInputError(
             f"the model needs about {format_bytes(need)} ({nvox:.3g} voxels × {n_fields} fields, "
-            f"{n_cells:.3g} cells) but only {format_bytes(limit)} is {where} on this "
+            f"{n_cells:.3g} cells) but only {format_bytes(limit)} "
+            f"{'is allowed' if where == 'allowed' else where} on this "
             f"{'GPU' if backend_name == 'cupy' else 'machine'}; use a larger voxel, a smaller "
             "domain or fewer fields, or run on a device with more memory")
     return need

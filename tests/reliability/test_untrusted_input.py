@@ -232,3 +232,12 @@ def test_a_plugin_file_named_in_a_run_file_is_never_imported_unasked(tmp_path, c
     assert not marker.exists(), "a plugin file named in a run file was imported"
     # naming the folder is the user's decision
     assert main(["resume", str(out), "--quiet", "--plugins-dir", str(tmp_path)]) == 0
+
+
+def test_a_lattice_too_large_for_memory_is_refused_by_the_python_api_with_the_estimate():
+    """TissueModel (and FieldSolver) refuse before allocating, naming both sizes."""
+    from abm.cells import TissueModel
+    from abm.errors import ModelInputError
+
+    with pytest.raises(ModelInputError, match=r"needs about .*TiB.* but only .* on this machine"):
+        TissueModel(shape=(3000, 3000, 3000), dx=10.0)
