@@ -60,10 +60,11 @@ from ..rules import RuleSet, load_rules
 from ..rules.semantics import check_rules
 from ..tissue import TissueProcess
 from ..tissue.states import check_processes, initial_states
+from . import markers, placement
 from . import phases as P
-from . import placement
 from . import state as S
 from .agentset import CellAgentSet
+from .events_log import EventLog
 from .parameters import cell_classes, resolve_parameters
 from .phases.record import StepCollector, collect_initial, collect_step
 from .plan import StepPlan
@@ -211,6 +212,11 @@ class TissueModel(mesa.Model):
 
         self._custom_release: list[tuple[int, int, float]] = []
         self.last_step_events: dict[str, dict[str, int]] = {}
+        # divisions and deaths of the last hours (window readouts) and per-cell markers
+        # (pulses): created only when asked for, so a model without them pays nothing
+        self.event_log: EventLog | None = None
+        self.markers: list[str] = []
+        self.marker_pulses: list[tuple[str, float, float]] = []
         self.datacollector = None
         self._collected_initial = False
         if model_reporters or agent_reporters or agenttype_reporters:
@@ -445,6 +451,24 @@ class TissueModel(mesa.Model):
     def tissue_state_units(self) -> dict[str, str]:
         """The unit label of every tissue state (as its process declares it)."""
         return {s: str(u) for p in self.processes for s, (_, u) in p.states.items()}
+
+    # ------------------------------------------------------------ event log, markers
+    def keep_event_log(self, horizon: float) -> EventLog:
+        """Log divisions and deaths from now on, keeping the last ``horizon`` minutes.
+
+        Window readouts (``divisions``, ``deaths``) read the log (:mod:`.events_log`); a
+        second call only lengthens the horizon. Returns the log.
+        """
+        if self.event_log is None:
+            self.event_log = EventLog(horizon)
+            self.event_log.complete_since = float(self.time)
+        else:
+            self.event_log.extend(horizon)
+        return self.event_log
+
+    def add_marker(self, name: str) -> None:
+        """Give every cell type the (unset) per-cell marker ``name`` (see :mod:`.markers`)."""
+        markers.add_marker(self, name)
 
     # ------------------------------------------------------------ checkpoints (.state)
     def get_state(self) -> dict:

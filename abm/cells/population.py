@@ -81,6 +81,9 @@ class Population:
         if n_new == 0:
             return
         missing = set(self.spec) - set(values)
+        for k in sorted(m for m in missing if m.startswith("marker:")):
+            values = {**values, k: xp.zeros(n_new, dtype=self.spec[k][0])}  # unmarked
+            missing.discard(k)
         if missing:
             raise KeyError(f"new rows lack columns {sorted(missing)}")
         need_sort = len(self) > 0 and bool(values["id"].min() < self.columns["id"][-1])
@@ -90,6 +93,14 @@ class Population:
         if need_sort or (n_new > 1 and bool((xp.diff(values["id"]) < 0).any())):
             order = xp_ops.argsort_stable(xp, self.columns["id"])
             self.take(order)
+
+    def add_column(self, name: str, dtype, meaning: str) -> None:
+        """Add a column (zeros for the present rows), e.g. a marker (:mod:`abm.cells.markers`).
+
+        New rows given without a ``marker:*`` column get it unset (zeros).
+        """
+        self.spec[name] = (dtype, (), meaning)
+        self.columns[name] = self.xp.zeros(len(self), dtype=dtype)
 
     def take(self, rows) -> None:
         """Keep only ``rows`` (index or boolean array), in that order."""

@@ -11,6 +11,8 @@ import numpy as np
 from kernels.backend import to_numpy
 
 from ..errors import ModelInputError
+from .events_log import EventLog
+from .markers import MARKER_PREFIX, markers_state, restore_markers
 
 __all__ = ["get_state", "set_state", "validate_state"]
 
@@ -21,15 +23,16 @@ def get_state(model) -> dict:
     The returned nested dict holds the step counter, the time, the id counter,
     the seed, the tissue labels and voxel capacities, every population's
     columns, the fields, the depots and the tissue processes' states (flat, one
-    value per voxel). Built-in behaviour draws its random numbers from (seed,
-    step, id, purpose), so no generator state is needed. Ordinary Mesa agents
+    value per voxel), and, when the model keeps them, the event log (``event_log``)
+    and the markers with their pulses (``markers``). Built-in behaviour draws its
+    random numbers from (seed, step, id, purpose), so no generator state is needed. Ordinary Mesa agents
     (the slow path) are not included. On the NumPy backend the arrays may share
     memory with the model (no copy of a large lattice is made): write them out,
     or copy them, before the model steps on.
     """
     fs = model.fields
     fstate = fs.get_state()
-    return {
+    state = {
         "model": {"steps": int(model.steps), "time": float(model.time),
                   "next_id": int(model._next_id), "seed": int(model.seed),
                   "field_time": fstate["time"], "field_steps": fstate["step_count"]},
@@ -43,6 +46,13 @@ def get_state(model) -> dict:
         "depots": fstate["depots"],
         "tissue_states": {s: np.asarray(to_numpy(a)) for s, a in model.tissue_states.items()},
     }
+    # only a model that keeps them has an event log and markers (older checkpoints lack them)
+    if getattr(model, "event_log", None) is not None:
+        state["event_log"] = model.event_log.get_state()
+    mstate = markers_state(model) if hasattr(model, "markers") else None
+    if mstate is not None:
+        state["markers"] = mstate
+    return state
 
 
 class _Bad(Exception):
@@ -171,7 +181,21 @@ def set_state(model, state: dict) -> None:
         raise ModelInputError(f"checkpoint tissue states {sorted(tstates)} do not match the "
                               f"model's {sorted(model.tissue_states)}; build the model with the "
                               f"same tissue processes")
+    state = {**state, "populations": {n: dict(c) for n, c in state["populations"].items()}}
+    try:
+        restore_markers(model, state.get("markers"))
+        log = EventLog.from_state(state["event_log"]) if "event_log" in state else None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelInputError(f"the checkpoint is not valid: its event log or markers are "
+                              f"malformed ({exc}); the run file is damaged or was altered: "
+                              "resume from an intact copy, or run again") from None
+    for n, pop in model.populations.items():   # a marker the checkpoint predates is unset
+        cols = state["populations"][n]
+        for k, (dt_, _, _) in pop.spec.items():
+            if k.startswith(MARKER_PREFIX) and k not in cols:
+                cols[k] = np.zeros(np.asarray(cols["id"]).shape[0], dt_)
     validate_state(model, state)
+    model.event_log = log
     tissue_states = {s: np.asarray(a, np.float64).reshape(-1) for s, a in tstates.items()}
     for s, a in tissue_states.items():
         if a.size != model.n_voxels:

@@ -6,7 +6,10 @@ import numpy as np
 
 from kernels import lattice as L
 from kernels import rng as R
+from kernels.backend import to_numpy
 
+from ..events_log import DIVISION, labels_at
+from ..markers import pulses_now
 from ..placement import place_with_exclusion
 from ..plan import StepPlan
 
@@ -25,6 +28,11 @@ def divide(model, plan: StepPlan) -> None:
     min; the mother's ``last_division`` becomes the end of the step too. The
     daughters' rows go to ``daughters`` (appended in the fate phase) and their
     number to ``divisions``.
+
+    In a step that starts within a marker's pulse (:mod:`abm.cells.markers`) the mother
+    and the daughter are marked. A model that keeps an event log
+    (:mod:`abm.cells.events_log`) logs each division: the mother's type, state (at the
+    start of the step), tissue label and id.
     """
     xp = model.xp
     props = []
@@ -46,6 +54,9 @@ def divide(model, plan: StepPlan) -> None:
     key = xp.concatenate([p[4] for p in props])
     ok = place_with_exclusion(xp, model.occupancy, model.capacity, target, key)
     tnew = plan.end_time
+    marking = pulses_now(model, plan.time) if getattr(model, "marker_pulses", None) else []
+    log = getattr(model, "event_log", None)
+    codes = {n: i for i, n in enumerate(model.populations)}
     start = 0
     for c, rows, newpos, _, _ in props:
         m = rows.shape[0]
@@ -62,5 +73,12 @@ def divide(model, plan: StepPlan) -> None:
         row.update(id=ids, pos=newpos, parent=mother["id"], generation=mother["generation"] + 1,
                    born=xp.full(k, tnew), last_division=xp.full(k, tnew))
         pop.columns["last_division"][rows] = tnew
+        for col in marking:              # a pulse marks the mother and the daughter
+            pop.columns[col][rows] = True
+            row[col] = xp.ones(k, dtype=bool)
+        if log is not None:
+            state = pop.columns["state"][rows] if "state" in pop.columns else -1
+            log.record(DIVISION, codes[c.name], to_numpy(state), labels_at(model, c.flat[rows]),
+                       to_numpy(mother["id"]))
         c.daughters.append(row)
         c.divisions = k

@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from kernels import lattice as L
+from kernels.backend import to_numpy
 
+from ..events_log import DEATH, labels_at
+from ..markers import MARKER_PREFIX
 from ..placement import new_rows
 from ..plan import StepPlan
 
@@ -21,8 +24,12 @@ def fate(model, plan: StepPlan) -> None:
       concentration × µm³) into their voxel, through :meth:`FieldSolver.add_amounts`,
       and leave;
     * differentiating cells move to their new type's population, keeping their id,
-      position, lineage and times (``last_differentiation`` = end of step);
+      position, lineage, times (``last_differentiation`` = end of step) and markers;
     * daughters join their population.
+
+    A model that keeps an event log (:mod:`abm.cells.events_log`) logs each death (the
+    cell's type, its state after this step's transition, its voxel's tissue label and its
+    id) and closes the step's chunk of the log.
 
     Sets ``model.last_step_events``: per cell type, the deaths, differentiations and
     divisions of the step.
@@ -32,6 +39,8 @@ def fate(model, plan: StepPlan) -> None:
     dt = plan.dt
     tnew = plan.end_time
     incoming = {n: [] for n in model.populations}
+    log = getattr(model, "event_log", None)
+    codes = {n: i for i, n in enumerate(model.populations)}
     events = {}
     for n, c in plan.populations.items():
         pop, cls = c.pop, c.cls
@@ -73,8 +82,15 @@ def fate(model, plan: StepPlan) -> None:
                 row["born"] = moved["born"]
                 row["last_division"] = moved["last_division"]
                 row["last_differentiation"] = xp.full(int(sel.sum()), tnew)
+                for k2 in moved:         # markers stay with a cell that changes type
+                    if k2.startswith(MARKER_PREFIX):
+                        row[k2] = moved[k2]
                 incoming[target].append({k2: xp.asarray(v) for k2, v in row.items()})
         gone = dies | leaving
+        if ndie and log is not None:
+            state = pop.columns["state"][:nrows][dies] if cls.states else -1
+            log.record(DEATH, codes[n], to_numpy(state), labels_at(model, c.flat[dies]),
+                       to_numpy(pop.columns["id"][:nrows][dies]))
         if ndie:
             flat = c.flat[dies]
             L.scatter_add(xp, model.occupancy, flat, -xp.ones(ndie, np.int32))
@@ -88,3 +104,5 @@ def fate(model, plan: StepPlan) -> None:
         for row in rows:
             model.populations[n].append(row)
     model.last_step_events = events
+    if log is not None:
+        log.end_step(tnew)
