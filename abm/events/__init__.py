@@ -2,7 +2,8 @@
 
 Each kind is defined in one module and registered in
 :data:`abm.registry.EVENT_KINDS`: :mod:`.injury`, :mod:`.injection`, :mod:`.bolus`,
-:mod:`.depot` (a depot's release law is shared with an injury's, :mod:`.release`).
+:mod:`.depot` (a depot's release law is shared with an injury's, :mod:`.release`),
+:mod:`.pulse` (a label such as BrdU that marks dividing cells).
 
 The interface of a kind (:class:`~.base.EventKind`)::
 
@@ -30,8 +31,10 @@ from .injury import InjuryEvent, InjurySpec
 from .injection import InjectionEvent, InjectionSpec
 from .bolus import BolusEvent, BolusSpec
 from .depot import DepotEvent
+from .pulse import PulseEvent, PulseSpec
 from .release import DepotSpec
 # isort: on
 
 __all__ = ["EventKind", "FireContext", "event_kind", "InjuryEvent", "InjurySpec",
-           "InjectionEvent", "InjectionSpec", "BolusEvent", "BolusSpec", "DepotEvent", "DepotSpec"]
+           "InjectionEvent", "InjectionSpec", "BolusEvent", "BolusSpec", "DepotEvent", "DepotSpec",
+           "PulseEvent", "PulseSpec"]

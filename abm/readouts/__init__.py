@@ -2,8 +2,12 @@
 
 ``outputs.readouts``: each kind is defined in one module and
 registered in :data:`abm.registry.READOUT_KINDS`: :mod:`.count`, :mod:`.fraction`,
-:mod:`.mean`, :mod:`.maximum` (``max``), :mod:`.total`. ``mean`` and ``max`` read a
-field or a tissue state alike (``mean viability in core``).
+:mod:`.mean`, :mod:`.maximum` (``max``), :mod:`.total`, the event readouts
+:mod:`.divisions`, :mod:`.deaths` and :mod:`.cycling` (in a time window, ``over 24 h``;
+:mod:`.window`), and :mod:`.ratio`. ``mean`` and ``max`` read a field or a tissue state
+alike (``mean viability in core``); ``mean`` also averages a cell variable
+(``mean Astrocyte reactivity``); ``count`` can keep only cells a pulse has marked
+(``count NeuralProgenitor marked BrdU``).
 
 The interface of a kind (:class:`~.base.ReadoutKind`)::
 
@@ -11,6 +15,8 @@ The interface of a kind (:class:`~.base.ReadoutKind`)::
         name: str                                          # first word of the string
         grammar: str                                       # for messages
         takes_label: bool                                  # may 'in <label>' follow?
+        takes_window: bool                                 # needs 'over <duration>'?
+        whole: bool                                        # reads all its words itself?
         def parse(self, text, args, label, ctx) -> spec    # spec.text, spec.kind
         def unit(self, spec, model) -> str                 # unit of the column
         def evaluate(self, spec, model, ctx) -> float      # the value now
@@ -31,10 +37,15 @@ from .fraction import FractionReadout
 from .mean import MeanReadout
 from .maximum import MaxReadout
 from .total import TotalReadout, total_unit
+from .divisions import DivisionsReadout
+from .deaths import DeathsReadout
+from .cycling import CyclingReadout
+from .ratio import RatioReadout, RatioSpec
 from .evaluate import evaluate_readouts, readout_units
 from .parse import parse, parse_readout
 # isort: on
 
 __all__ = ["EvalContext", "ParseContext", "Readout", "ReadoutKind", "grammar", "readout_kind",
            "CountReadout", "FractionReadout", "MeanReadout", "MaxReadout", "TotalReadout",
-           "total_unit", "evaluate_readouts", "readout_units", "parse", "parse_readout"]
+           "total_unit", "DivisionsReadout", "DeathsReadout", "CyclingReadout", "RatioReadout",
+           "RatioSpec", "evaluate_readouts", "readout_units", "parse", "parse_readout"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import ClassVar
 
 import numpy as np
@@ -27,6 +28,12 @@ class Readout:
         ``"cells"``, ``"1"``, the field unit, or ``"<field unit>*um^3"`` for totals.
     tissue_state : str or None
         A tissue state measured instead of a field (``mean``, ``max``).
+    window : float or None
+        The time window of an event readout (``over 24 h``), min.
+    variable : str or None
+        A phenotype variable averaged over cells (``mean <type> <variable>``).
+    marker : str or None
+        Only cells carrying this marker (``count <type> marked BrdU``).
     """
 
     text: str
@@ -37,6 +44,9 @@ class Readout:
     label: str | None = None
     unit: str = "1"
     tissue_state: str | None = None
+    window: float | None = None
+    variable: str | None = None
+    marker: str | None = None
 
 
 class ReadoutKind:
@@ -53,11 +63,19 @@ class ReadoutKind:
         How the readout is written, for messages (``count <type> [<state>] [in <label>]``).
     takes_label : bool
         Whether ``in <label>`` may follow (restricts the measure to a tissue label).
+    takes_window : bool
+        Whether the kind needs ``over <duration>`` (a time window); its :meth:`parse` is
+        then also given ``window=`` (min).
+    whole : bool
+        Whether the kind reads the whole rest of the string itself (``ratio``: neither
+        ``in`` nor ``over`` is taken out first).
     """
 
     name: ClassVar[str] = ""
     grammar: ClassVar[str] = ""
     takes_label: ClassVar[bool] = True
+    takes_window: ClassVar[bool] = False
+    whole: ClassVar[bool] = False
 
     def parse(self, text: str, args: list, label, ctx: "ParseContext"):
         """The spec of a readout string.
@@ -113,12 +131,18 @@ class ParseContext:
         Tissue label names.
     tissue_states : dict
         Tissue state name to its unit (from the scenario's processes).
+    variables : dict
+        Cell type name to its phenotype variables (tuple of str).
+    markers : tuple of str
+        Markers the scenario's pulses declare (``pulse: {marker: BrdU, ...}``).
     """
 
     types: dict
     field_units: dict
     labels: list
     tissue_states: dict
+    variables: dict = dc_field(default_factory=dict)
+    markers: tuple = ()
 
 
 class EvalContext:

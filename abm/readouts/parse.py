@@ -1,11 +1,14 @@
 """Reading a readout string.
 
-Its first word names a registered readout kind, an optional
-``in <label>`` restricts it to a tissue label, and the kind reads the rest.
+Its first word names a registered readout kind, an optional ``over <duration>`` gives
+the time window of an event readout, an optional ``in <label>`` restricts it to a tissue
+label, and the kind reads the rest (a kind marked ``whole``, such as ``ratio``, reads
+everything after its first word itself).
 """
 
 from __future__ import annotations
 
+from .. import units as U
 from ..errors import ModelInputError
 from ..registry import READOUT_KINDS
 from ..scenario.problems import Bad, choices, did_you_mean, typename
@@ -33,6 +36,9 @@ def parse(text, ctx: ParseContext):
         raise Bad(f"unknown readout '{text}': '{word}' is not a measure"
                   f"{did_you_mean(word, names)}; write {grammar()}")
     kind = readout_kind(word)
+    if kind.whole:
+        return kind.parse(text, rest, None, ctx)
+    rest, window = _window(text, word, kind, rest)
     label = None
     if "in" in rest:
         i = rest.index("in")
@@ -43,10 +49,43 @@ def parse(text, ctx: ParseContext):
         if label not in ctx.labels:
             raise Bad(f"readout '{text}': unknown tissue label '{label}'"
                       f"{did_you_mean(label, ctx.labels)}; labels: {choices(ctx.labels)}")
+    if kind.takes_window:
+        return kind.parse(text, rest, label, ctx, window=window)
     return kind.parse(text, rest, label, ctx)
 
 
-def parse_readout(text: str, types: dict, field_units: dict, labels, tissue_states=None):
+def _window(text: str, word: str, kind, rest: list) -> tuple[list, float | None]:
+    """``rest`` without its ``over <duration>`` clause, and the duration (min) or None."""
+    if "over" not in rest:
+        if kind.takes_window:
+            raise Bad(f"readout '{text}': '{word}' counts events in a time window; add "
+                      f"'over <duration>', e.g. '{text} over 24 h'")
+        return rest, None
+    if not kind.takes_window:
+        raise Bad(f"readout '{text}': '{word}' takes no 'over <duration>'; write {grammar()}")
+    i = rest.index("over")
+    after = rest[i + 1:]
+    n = 0
+    if after:
+        n = 1
+        try:                       # '24 h' is two words, '24h' one
+            float(after[0])
+            n = 2 if len(after) > 1 else 1
+        except ValueError:
+            pass
+    dur = " ".join(after[:n])
+    if not dur:
+        raise Bad(f"readout '{text}': 'over' needs a duration, e.g. 'over 24 h'")
+    try:
+        window = U.to_internal(dur, U.TIME, positive=True)
+    except U.UnitProblem as exc:
+        raise Bad(f"readout '{text}': the window 'over {dur}': {exc}; write e.g. 'over 24 h'") \
+            from None
+    return rest[:i] + after[n:], window
+
+
+def parse_readout(text: str, types: dict, field_units: dict, labels, tissue_states=None,
+                  variables=None, markers=()):
     """Parse a readout string (grammar in docs/scenario-format.md).
 
     Parameters
@@ -60,6 +99,10 @@ def parse_readout(text: str, types: dict, field_units: dict, labels, tissue_stat
         Tissue label names.
     tissue_states : dict, optional
         Tissue state name to its unit.
+    variables : dict, optional
+        Cell type name to its phenotype variables (tuple of str).
+    markers : sequence of str, optional
+        Markers declared by pulses.
 
     Raises
     ------
@@ -68,6 +111,7 @@ def parse_readout(text: str, types: dict, field_units: dict, labels, tissue_stat
     """
     try:
         return parse(text, ParseContext(dict(types), dict(field_units), list(labels),
-                                        dict(tissue_states or {})))
+                                        dict(tissue_states or {}), dict(variables or {}),
+                                        tuple(markers)))
     except Bad as exc:
         raise ModelInputError(str(exc)) from None

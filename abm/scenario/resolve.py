@@ -419,7 +419,9 @@ class Resolver:
                            f"{choices(self.types)}")
         texts = [f"count {t}" for t in self.types] if o.readouts is None else list(o.readouts)
         ctx = ParseContext({n: tuple(c.states) for n, c in self.types.items()},
-                           dict(self.field_units), list(self.tissue_names), dict(self.state_units))
+                           dict(self.field_units), list(self.tissue_names), dict(self.state_units),
+                           {n: tuple(c.variables) for n, c in self.types.items()},
+                           tuple(getattr(self, "declared_markers", ())))
         readouts = []
         for k, t in enumerate(texts):
             r = self.attempt(("outputs", "readouts", k), parse, t, ctx)

@@ -22,9 +22,11 @@ UNITS = {"VEGF": "ng/mL", "exosome": "1e9 particles/mL"}
 
 
 def test_builtin_kinds_live_one_per_module():
-    assert READOUT_KINDS.builtin_names() == ["count", "fraction", "mean", "max", "total"]
+    assert READOUT_KINDS.builtin_names() == ["count", "fraction", "mean", "max", "total",
+                                             "divisions", "deaths", "cycling", "ratio"]
     mods = {"count": "count", "fraction": "fraction", "mean": "mean", "max": "maximum",
-            "total": "total"}
+            "total": "total", "divisions": "divisions", "deaths": "deaths", "cycling": "cycling",
+            "ratio": "ratio"}
     for n, mod in mods.items():
         assert type(readout_kind(n)).__module__ == f"abm.readouts.{mod}"
 
@@ -49,9 +51,15 @@ def test_messages_name_the_registered_grammars():
     msg = str(ei.value)
     assert "'average' is not a measure" in msg
     assert msg.endswith("write " + grammar())
-    assert grammar() == ("'count <type> [<state>] [in <label>]', 'fraction <type> <state>', "
-                         "'mean <field|tissue state> [in <label>]', 'max <field|tissue state> "
-                         "[in <label>]' or 'total <field>'")
+    assert grammar() == ("'count <type> [<state>] [marked <marker>] [in <label>]', "
+                         "'fraction <type> <state>', "
+                         "'mean <field|tissue state> [in <label>]', "
+                         "'mean <type> <variable> [in <label>]', 'max <field|tissue state> "
+                         "[in <label>]', 'total <field>', "
+                         "'divisions <type> [in <label>] over <duration>', "
+                         "'deaths <type> [<state>] [in <label>] over <duration>', "
+                         "'cycling <type> [<state>] [in <label>] over <duration>' or "
+                         "'ratio <readout> / <readout>'")
     with pytest.raises(ModelInputError, match="'total' takes no 'in <label>'"):
         parse_readout("total VEGF in core", TYPES, UNITS, ["core"])
     with pytest.raises(ModelInputError, match="unknown tissue label 'cor' \\(did you mean 'core'"):
@@ -78,7 +86,7 @@ class Occupied(ReadoutKind):
 def test_a_registered_kind_parses_and_evaluates():
     READOUT_KINDS.register(Occupied())
     try:
-        assert grammar().endswith("'total <field>' or 'occupied'")
+        assert grammar().endswith("'ratio <readout> / <readout>' or 'occupied'")
         r = parse_readout("occupied in core", TYPES, UNITS, ["parenchyma", "core"])
         assert (r.kind, r.label) == ("occupied", "core")
         labels = np.zeros((4, 4, 4), np.uint8)
