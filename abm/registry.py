@@ -3,7 +3,7 @@
 Everything else (the scenario schema, the runner, the run file, ``abm info``, the
 viewer) looks it up by name.
 
-Five registries exist:
+Six registries exist:
 
 =====================  ==========================================================
 :data:`CELL_TYPES`     cell types (:class:`abm.cells.LatticeCell` subclasses)
@@ -11,6 +11,7 @@ Five registries exist:
 :data:`EVENT_KINDS`    timeline events of a scenario (injury, injection, ...)
 :data:`REGION_SHAPES`  region shapes of a scenario (sphere, box, ...)
 :data:`READOUT_KINDS`  readouts of a scenario (count, fraction, mean, ...)
+:data:`ROUTES`         delivery routes of injections and exosome doses (intravenous, ...)
 =====================  ==========================================================
 
 The package's own entries are registered by the modules that define them
@@ -37,7 +38,7 @@ from typing import Any, Generic, TypeVar
 from .errors import ModelInputError
 
 __all__ = ["Registry", "CELL_TYPES", "PROCESSES", "EVENT_KINDS", "REGION_SHAPES",
-           "READOUT_KINDS", "did_you_mean", "import_plugins"]
+           "READOUT_KINDS", "ROUTES", "did_you_mean", "import_plugins"]
 
 T = TypeVar("T")
 
@@ -186,6 +187,7 @@ PROCESSES: Registry = Registry("tissue process")
 EVENT_KINDS: Registry = Registry("event kind")
 REGION_SHAPES: Registry = Registry("region shape")
 READOUT_KINDS: Registry = Registry("readout kind")
+ROUTES: Registry = Registry("delivery route")
 
 
 def import_plugins(modules, base_dir=None) -> None:

@@ -33,6 +33,7 @@ from .bolus import BolusEvent, BolusSpec
 from .depot import DepotEvent
 from .pulse import PulseEvent, PulseSpec
 from .release import DepotSpec
+from .exosomes import ExosomeDoseEvent, ExosomeDoseSpec
 # isort: on
 
 __all__ = ["EventKind", "FireContext", "event_kind", "InjuryEvent", "InjurySpec",

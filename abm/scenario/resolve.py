@@ -18,7 +18,7 @@ from ..errors import ModelInputError
 from ..regions import AXES, LabelRegion, MaskRegion, Region, shape_named
 from ..registry import CELL_TYPES, PROCESSES
 from .celltypes import resolve_cell_type, type_class
-from .checks import check_clock, check_event, check_outputs
+from .checks import check_clock, check_event, check_outputs, minutes
 from .objects import (
     Domain,
     Event,
@@ -60,6 +60,9 @@ class Resolver:
         self.stored_masks = stored_masks     # from a run file: masks are never read from disk
         self.mask_arrays: dict = {}
         self.warnings: list[str] = []
+        self.event_time = 0.0        # the time (min) of the event being resolved
+        self.event_index = 0         # its index in the file
+        self._painting: list = []    # (time, index, InjurySpec) of the injuries resolved so far
         self.duration_overridden = any(o.partition("=")[0].strip() == "domain.duration"
                                        for o in overrides)
 
@@ -129,8 +132,12 @@ class Resolver:
                                              spec or CellTypeSchema())) is not None]
         pops = [pp for i, pop in enumerate(r.populations)
                 if (pp := self.attempt(("populations", i), self.population, pop)) is not None]
-        events = [ev for i, e in enumerate(r.events)
-                  if (ev := self.attempt(("events", i), self.event, e, checked=True)) is not None]
+        # in time order (file order among equal times, as the runner fires them), so that an
+        # event sees the injuries before it (labels_at); a dose expands into its placements
+        events = []
+        for i in sorted(range(len(r.events)), key=lambda k: r.events[k].at):
+            evs = self.attempt(("events", i), self.events_of, r.events[i], checked=True, index=i)
+            events.extend(evs or ())
         events.sort(key=lambda e: e.time)
         outputs = self.attempt(("outputs",), self.outputs, fields)
         check_outputs(outputs, dom, self.warnings)
@@ -382,19 +389,104 @@ class Resolver:
                               dict(pop.values), n)
 
     # ------------------------------------------------------------ events, outputs
-    def event(self, e, checked=False) -> Event:
-        """One event, resolved by its registered kind (``checked``: it can happen and fit)."""
+    def event(self, e, checked=False, index=0) -> Event:
+        """One event, its first dose only (see :meth:`events_of` for the whole timeline)."""
+        return self.events_of(e, checked=checked, index=index)[0]
+
+    def dose_times(self, e) -> list:
+        """Times (min) of the doses of event ``e``: ``at``, then every ``repeat.every``.
+
+        Raises
+        ------
+        Bad
+            A dose after the end of the run (at key ``repeat``), unless the end was set by
+            ``--until``/``--set`` (then a warning: a short trial of a long scenario).
+        """
+        rep = e.repeat
+        if rep is None:
+            return [float(e.at)]
+        if rep.times is not None:
+            times = [e.at + k * rep.every for k in range(rep.times)]
+        else:
+            if rep.until < e.at:
+                raise Bad(f"repeat until {minutes(rep.until)} comes before the first dose at "
+                          f"{minutes(e.at)}", key=("repeat", "until"))
+            n = int(math.floor((rep.until - e.at) / rep.every + 1e-9)) + 1
+            times = [e.at + k * rep.every for k in range(n)]
+        d = self.dom
+        end = d.n_steps * d.dt
+        late = [t for t in times if math.ceil(t / d.dt - 1e-9) >= d.n_steps]
+        if late and len(late) < len(times):
+            msg = (f"{len(late)} of the {len(times)} doses ({', '.join(minutes(t) for t in late)})"
+                   f" come at or after the end of the run ({minutes(end)})")
+            if self.duration_overridden:
+                self.warnings.append(msg + " and will never happen (the end set by "
+                                     "--until/--set)")
+            else:
+                raise Bad(msg + "; extend domain.duration, lower repeat.times or set "
+                          "repeat.until before the end", key="repeat")
+        return times
+
+    def events_of(self, e, checked=False, index=0) -> list:
+        """The timeline entries of event ``e``: each dose (``repeat``), each in its placements.
+
+        Each dose is resolved by its registered kind at its own time (``event_time``); a
+        kind with a ``timeline(spec)`` method splits a dose into ``(delay, spec)``
+        placements (cells arriving over time), each its own :class:`Event`.
+        ``checked``: each dose can happen and its cells fit.
+        """
         from ..events import event_kind  # noqa: PLC0415
 
         name = next(k for k in type(e).kind_names if getattr(e, k) is not None)
         kind = event_kind(name)
-        ev = Event(e.at, name, self.sub((name,), kind.resolve, getattr(e, name), self))
-        if checked:
-            try:
-                check_event(self, ev, kind, self.warnings)
-            except Bad as exc:
-                raise Bad(str(exc), key=exc.key if exc.key == "at" else (name,)) from None
-        return ev
+        out = []
+        for t in self.dose_times(e):
+            self.event_time, self.event_index = float(t), int(index)
+            spec = self.sub((name,), kind.resolve, getattr(e, name), self)
+            if name == "injury":
+                self._painting.append((float(t), int(index), spec))
+            parts = kind.timeline(spec) if hasattr(kind, "timeline") else [(0.0, spec)]
+            if checked:
+                whole = Event(float(t), name, spec)
+                try:
+                    check_event(self, whole, kind, self.warnings)
+                except Bad as exc:
+                    raise Bad(str(exc), key=exc.key if exc.key == "at" else (name,)) from None
+                self._check_arrivals(t, name, parts, kind)
+            out.extend(Event(float(t) + float(dly), name, sp) for dly, sp in parts)
+        return out
+
+    def _check_arrivals(self, t, name, parts, kind) -> None:
+        """Warn once if placements of a dose at ``t`` (min) come after the end of the run."""
+        if len(parts) < 2:
+            return
+        d = self.dom
+        late = [(dly, sp) for dly, sp in parts
+                if math.ceil((t + dly) / d.dt - 1e-9) >= d.n_steps]
+        if late and len(late) < len(parts):
+            n = sum(int(kind.expected_cells(sp)) for _, sp in late)
+            self.warnings.append(
+                f"{len(late)} of the {len(parts)} placements of the {name} at {minutes(t)} "
+                f"({n} cells, from {minutes(t + late[0][0])} on) come after the run ends "
+                f"({minutes(d.n_steps * d.dt)}) and will never happen")
+
+    def labels_at(self, time: float, index: int = 0) -> np.ndarray:
+        """Tissue labels (uint8, lattice shape) as they will be when an event at ``time`` fires.
+
+        The labels painted at t = 0 and by each injury resolved so far that fires before it
+        (an earlier time, or the same time and earlier in the file).
+        """
+        lab = self.labels0.copy() if self.labels0 is not None else \
+            np.zeros(self.dom.shape, dtype=np.uint8)
+        if self.labels0 is None and any(t.initially and t.region is not None
+                                        for t in self.tissue[1:]):
+            raise Bad("the lattice is too large to paint its tissue here; give "
+                      "delivered_fraction for this event")
+        for t, i, inj in sorted(self._painting, key=lambda x: (x[0], x[1])):
+            if t < time or (t == time and i < index):
+                m = inj.region.mask(self.dom.shape, self.dom.dx, lab, self.tissue_names)
+                lab[m] = self.tissue_names.index(inj.label)
+        return lab
 
     def outputs(self, fields) -> Outputs:
         """What is recorded and how often; readouts parsed by their kinds."""

@@ -32,7 +32,7 @@ from .quantities import (
 )
 
 __all__ = ["FACES", "DomainSchema", "TissueSchema", "FieldSchema", "RuleSchema", "CellTypeSchema",
-           "PopulationSchema", "OutputsSchema", "event_model", "scenario_model", "STRUCTURE_KEYS"]
+           "PopulationSchema", "OutputsSchema", "RepeatSchema", "event_model", "scenario_model", "STRUCTURE_KEYS"]
 
 FACES = ("x-", "x+", "y-", "y+", "z-", "z+")
 
@@ -187,6 +187,22 @@ class OutputsSchema(SchemaModel):
     readouts: Optional[list[str]] = None
 
 
+class RepeatSchema(SchemaModel):
+    """``repeat:`` of an event: more doses every ``every``, ``times`` doses in all or ``until`` a time."""
+
+    every: PosTime
+    times: Optional[Annotated[int, Field(ge=1)]] = None
+    until: Optional[NonNegTime] = None
+
+    @model_validator(mode="after")
+    def _one_end(self):
+        if (self.times is None) == (self.until is None):
+            raise custom("give exactly one of times (doses in all, the first included) and "
+                         "until (the time of the last dose at the latest)",
+                         key="until" if self.times is not None else None)
+        return self
+
+
 def _one_kind(self):
     given = [k for k in type(self).kind_names if getattr(self, k) is not None]
     if len(given) != 1:
@@ -198,7 +214,7 @@ def _one_kind(self):
 
 @lru_cache(maxsize=16)
 def _event_model(kinds: tuple):
-    fields = {"at": (NonNegTime, ...)}
+    fields = {"at": (NonNegTime, ...), "repeat": (Optional[RepeatSchema], None)}
     for name, schema in kinds:
         fields[name] = (Optional[schema], None)
     model = create_model("EventSchema", __base__=SchemaModel,

@@ -113,7 +113,8 @@ def plugged(tmp_path):
 
 def test_builtin_kinds_are_registered_once_in_their_modules():
     names = EVENT_KINDS.builtin_names()
-    assert names[:4] == ["injury", "injection", "bolus", "depot"] and "pulse" in names
+    assert names[:4] == ["injury", "injection", "bolus", "depot"] and "exosomes" in names \
+        and "pulse" in names
     for n in EVENT_KINDS.builtin_names():
         k = event_kind(n)
         assert isinstance(k, EventKind) and k.name == n
@@ -180,7 +181,7 @@ def test_run_and_resume_import_the_plugin_in_a_fresh_process(plugged, tmp_path):
                          text=True, cwd=str(ROOT), timeout=300)
     assert run.returncode == 0, run.stderr
     res = subprocess.run([sys.executable, "-m", "abm", "resume", str(out), "--until", "6 min",
-                          "--quiet"], env=env, capture_output=True, text=True, cwd=str(ROOT),
+                          "--quiet", "--plugins-dir", str(plugged.parent)], env=env, capture_output=True, text=True, cwd=str(ROOT),
                          timeout=300)
     assert res.returncode == 0, res.stderr
     with open_run(out) as r:
@@ -193,7 +194,7 @@ def test_validate_and_info_print_the_plugin_kinds(plugged, tmp_path, capsys):
     assert "scale_field VEGF times 4" in text and "plugins: lab_kinds.py" in text
     out = run_scenario(load_scenario(plugged), tmp_path / "i.h5", progress=False,
                        backend="numpy")
-    assert main(["info", str(out)]) == 0
+    assert main(["info", str(out), "--plugins-dir", str(plugged.parent)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "events        3 min scale_field VEGF times 4; 5 min injection 12 BMSC (local) " \
            "into everywhere" in lines
