@@ -3,6 +3,7 @@
 Each kind is defined in one module and registered in
 :data:`abm.registry.EVENT_KINDS`: :mod:`.injury`, :mod:`.injection`, :mod:`.bolus`,
 :mod:`.depot` (a depot's release law is shared with an injury's, :mod:`.release`),
+:mod:`.exosomes` (routes of both injections and exosome doses: :mod:`.delivery_route`),
 :mod:`.pulse` (a label such as BrdU that marks dividing cells).
 
 The interface of a kind (:class:`~.base.EventKind`)::
@@ -38,4 +39,4 @@ from .exosomes import ExosomeDoseEvent, ExosomeDoseSpec
 
 __all__ = ["EventKind", "FireContext", "event_kind", "InjuryEvent", "InjurySpec",
            "InjectionEvent", "InjectionSpec", "BolusEvent", "BolusSpec", "DepotEvent", "DepotSpec",
-           "PulseEvent", "PulseSpec"]
+           "ExosomeDoseEvent", "ExosomeDoseSpec", "PulseEvent", "PulseSpec"]
