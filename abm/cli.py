@@ -186,6 +186,12 @@ def _main(argv) -> int:
                     help="draw at most about N cells per frame, every k-th above that (default 200000)")
     rn.add_argument("--cells", nargs="+", default=None, metavar="TYPE",
                     help="draw only these cell types (default: all), e.g. --cells BMSC")
+    rn.add_argument("--section", default=None, metavar="AXIS=POS",
+                    help="draw one flat section instead of the 3D scene, e.g. z=300um (a coronal "
+                         "section of a forebrain slab): field, tissue outlines and the cells in "
+                         "the plane (.png, .pdf or .svg)")
+    rn.add_argument("--thickness", type=int, default=0, metavar="VOXELS",
+                    help="with --section: also draw cells this many voxels either side (default 0)")
     rn.add_argument("--overwrite", action="store_true", help="replace an existing picture")
     pl = sub.add_parser("plot", help="plot readout time series of one or more runs")
     pl.add_argument("runs", type=Path, nargs="+", help="run files (HDF5), e.g. treated and control")
@@ -249,6 +255,14 @@ def _main(argv) -> int:
 
             plot_runs(args.runs, args.out, readouts=args.readouts, labels=args.labels,
                       time_unit=args.time_unit, overwrite=args.overwrite)
+            print(f"wrote {args.out}")
+            return 0
+        if args.cmd == "render" and args.section is not None:
+            from viz.section import render_section  # noqa: PLC0415
+
+            render_section(args.run, args.out, section=args.section, field=args.field,
+                           time=args.time, thickness=args.thickness, cell_types=args.cells,
+                           overwrite=args.overwrite)
             print(f"wrote {args.out}")
             return 0
         if args.cmd == "render":

@@ -1,4 +1,7 @@
-"""How a scene draws the agents: spheres at voxel centres, coloured by cell type and state.
+"""How a scene draws the agents: spheres inside their voxels, coloured by cell type and state.
+
+Each cell is drawn at a fixed offset from its voxel centre given by its id
+(:mod:`viz.jitter`), so the cells sharing a voxel do not stack on one point.
 
 A mixin of :class:`viz.scene.RunScene`; one point actor per cell type, refilled per snapshot
 (every k-th row of each visible type above ``max_points``).
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .jitter import drawn_positions
 from .palette import _rgb
 from .selection import subsample_stride
 
@@ -56,15 +60,19 @@ class _AgentLayer:
                 mesh.copy_from(self._pv.PolyData())
                 continue
             cols = ["pos"] + (["state"] if self.states[t] else [])
-            try:
-                tab = run.agents(t, i, columns=cols)
-            except Exception:
-                tab = run.agents(t, i, columns=["pos"])
+            tab = {}
+            for want in (cols + ["id"], cols, ["pos"]):   # files without ids or states
+                try:
+                    tab = run.agents(t, i, columns=want)
+                    break
+                except Exception:  # noqa: BLE001, S112 - a column missing: try fewer
+                    continue
             if "pos" not in tab:
                 mesh.copy_from(self._pv.PolyData())
                 continue
             pos = np.asarray(tab["pos"])[::k]
-            xyz = self.origin + (pos.astype(np.float64) + 0.5) * self.spacing
+            ids = np.asarray(tab["id"])[::k] if "id" in tab else None
+            xyz = drawn_positions(pos, ids, self.origin, self.spacing)
             lut = self._lut[t]
             if "state" in tab and len(lut) > 1:
                 st = np.asarray(tab["state"])[::k].astype(np.int64)

@@ -22,7 +22,8 @@ Geometry: positions are in µm; the axes x, y, z are the array indices ``[x, y, 
 points are the voxel **corners** (origin ``origin_um``, spacing ``dx_um``, cell data);
 fields drawn as isosurfaces or volumes, and the tissue masks, on one whose points are the
 voxel **centres** (origin ``origin_um + dx_um / 2``, point data). An agent in voxel
-``(ix, iy, iz)`` is drawn at ``origin_um + (index + 0.5) * dx_um``.
+``(ix, iy, iz)`` is drawn at ``origin_um + (index + 0.5 + offset) * dx_um``, with a fixed
+offset inside the voxel given by its id (:mod:`viz.jitter`).
 
 The drawing is split by what is drawn: :mod:`viz.field_layer` (the field or tissue state),
 :mod:`viz.agent_layer` (the agents) and :mod:`viz.tissue_layer` (the tissue regions), mixins
