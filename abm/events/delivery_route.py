@@ -20,7 +20,7 @@ from ..scenario.problems import Bad, choices, did_you_mean
 #: A volume (a brain's), internal unit µm³.
 VOLUME = U.Kind("a volume (e.g. '2000 mm^3')", "um**3", "mm^3")
 
-__all__ = ["VOLUME", "route_named", "bbb_labels", "entry_volume", "entry_mask", "body_for"]
+__all__ = ["VOLUME", "route_named", "bbb_labels", "entry_volume", "entry_room", "entry_mask", "body_for"]
 
 
 def route_named(name: str, *, vesicles: bool = False):
@@ -77,6 +77,21 @@ def entry_volume(ctx, target, names) -> float:
     mask = target.mask(ctx.shape, ctx.dx, labels, ctx.tissue_names)
     return float(np.count_nonzero(_restrict(mask, labels, ctx.tissue_names, names))) \
         * ctx.dx ** 3
+
+
+def entry_room(ctx, target, names) -> int | None:
+    """Most cells the entry voxels can hold at the event's time (voxels × their capacity).
+
+    None when the tissue cannot be painted here (a lattice above the resolver's limit).
+    """
+    try:
+        labels = ctx.labels_at(ctx.event_time, ctx.event_index)
+    except Bad:
+        return None
+    mask = _restrict(target.mask(ctx.shape, ctx.dx, labels, ctx.tissue_names), labels,
+                     ctx.tissue_names, names)
+    caps = np.array([t.capacity for t in ctx.tissue], dtype=np.int64)
+    return int(caps[labels][mask].sum())
 
 
 def entry_mask(fire_ctx, target, names) -> np.ndarray:

@@ -38,7 +38,14 @@ from ..registry import EVENT_KINDS
 from ..scenario.problems import Bad
 from ..scenario.quantities import Count, NonNegTime, PosNumber, Raw, RegionRef, SchemaModel, Unit01
 from .base import EventKind
-from .delivery_route import bbb_labels, body_for, entry_mask, entry_volume, route_named
+from .delivery_route import (
+    bbb_labels,
+    body_for,
+    entry_mask,
+    entry_room,
+    entry_volume,
+    route_named,
+)
 
 __all__ = ["InjectionSpec", "InjectionEvent", "STATES_PURPOSE", "draw_states"]
 
@@ -179,6 +186,13 @@ class InjectionEvent(EventKind):
         if raw.arrival_half_time is not None:
             delivery = replace(delivery, half_time=raw.arrival_half_time or None)
         n_total = int(round(raw.dose * delivery.fraction))
+        if names and n_total > 0:
+            room = entry_room(ctx, target, names)
+            if room is not None and n_total > room:
+                raise Bad(f"{n_total} {cls.cell_type} cells cannot fit where they enter (the "
+                          f"voxels of {target.describe()} labelled {', '.join(names)}): they "
+                          f"hold at most {room}; lower the dose, widen bbb_open or raise the "
+                          "capacity")
         return InjectionSpec(cls.cell_type, raw.dose, route.name, delivery, target, names,
                              raw.state, states, dict(raw.values), n_total, 0, 1, n_total, 0.0)
 

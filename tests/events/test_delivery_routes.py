@@ -229,3 +229,11 @@ def test_resume_in_the_middle_of_arrivals_is_bit_identical(tmp_path):
         ro0, ro1 = r0.readouts(), r1.readouts()
         for k in ro0:
             assert np.array_equal(ro0[k], ro1[k], equal_nan=True), k
+
+
+def test_a_blood_borne_dose_larger_than_the_open_tissue_holds_is_refused():
+    # 5e8 cells to a 1 mm^3 brain deliver ~2.9e3 cells to 1472 open voxels of capacity 1
+    with pytest.raises(ScenarioError) as ei:
+        load(inj("intravenous", dose="5e8 cells", extra=", brain_volume: 1 mm^3"))
+    msg = str(ei.value)
+    assert "events[1].injection" in msg and "hold at most 1472" in msg, msg
