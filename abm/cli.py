@@ -194,7 +194,12 @@ def _main(argv) -> int:
                     help="with --section: also draw cells this many voxels either side (default 0)")
     rn.add_argument("--overwrite", action="store_true", help="replace an existing picture")
     pl = sub.add_parser("plot", help="plot readout time series of one or more runs")
-    pl.add_argument("runs", type=Path, nargs="+", help="run files (HDF5), e.g. treated and control")
+    pl.add_argument("runs", type=Path, nargs="*", help="run files (HDF5), e.g. treated and control")
+    pl.add_argument("--arm", dest="arms", action="append", default=None, metavar="LABEL=FILES",
+                    help="an arm of animals, e.g. --arm 'control=runs/control_*.h5' (repeatable): "
+                         "each arm is drawn as its mean with a band across its runs")
+    pl.add_argument("--band", choices=["sd", "sem", "ci95"], default="sd",
+                    help="with --arm: the band drawn, mean ± SD (default), ± SEM, or the 95%% CI")
     pl.add_argument("--out", type=Path, required=True, help="picture to write (.png, .pdf or .svg)")
     pl.add_argument("--readout", dest="readouts", action="append", default=None, metavar="NAME",
                     help="readout to plot (repeatable; default: all common to the runs)")
@@ -249,6 +254,19 @@ def _main(argv) -> int:
             with open_run(args.run) as run:
                 print(run.summary())
                 print("\n".join(_stored_timeline(run, args.plugins_dir)))
+            return 0
+        if args.cmd == "plot" and args.arms:
+            from viz.arms import parse_arm, plot_arms  # noqa: PLC0415
+
+            if args.runs:
+                return _fail("give either run files or --arm groups, not both (put every run "
+                             "in an arm)", 2)
+            arms = dict(parse_arm(a) for a in args.arms)
+            if len(arms) != len(args.arms):
+                return _fail("two --arm groups have the same label; give each arm its own", 2)
+            plot_arms(arms, args.out, readouts=args.readouts, time_unit=args.time_unit,
+                      band=args.band, overwrite=args.overwrite)
+            print(f"wrote {args.out}")
             return 0
         if args.cmd == "plot":
             from viz.plots import plot_runs  # noqa: PLC0415
