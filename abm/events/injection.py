@@ -199,6 +199,8 @@ class InjectionEvent(EventKind):
     def timeline(self, spec) -> list:
         """The dose's placements as ``(delay in min, spec)`` pairs (one per arrival part)."""
         sched = arrival_schedule(spec.n_total, spec.delivery.half_time)
+        # the first placement describes the whole dose; later ones that place nobody are left out
+        sched = sched[:1] + [(t, n) for t, n in sched[1:] if n > 0]
         return [(t, replace(spec, part=k, parts=len(sched), n_cells=int(n), delay=float(t)))
                 for k, (t, n) in enumerate(sched)]
 
@@ -215,11 +217,11 @@ class InjectionEvent(EventKind):
         else:
             how = "delivered_fraction given" if d.override else "route mechanism"
             text = (f"{spec.n_total} {spec.cell_type} ({spec.route}, {how}: {spec.dose:g} cells "
-                    f"× {d.explain()}) into {where}")
+                    f"× {d.explain()} = {spec.dose * d.fraction:.4g} cells) into {where}")
         if spec.parts > 1:
             text += (f", arriving first-order (half-time {d.half_time:g} min) in {spec.parts} "
-                     f"placements over {self.timeline(spec)[-1][0]:g} min: "
-                     f"{spec.n_cells} now")
+                     f"placements until {self.timeline(spec)[-1][0]:g} min after the "
+                     f"injection, the first ({spec.n_cells} cells) {spec.delay:g} min after it")
         if spec.states:
             text += "; states " + ", ".join(f"{s} {f:g}" for s, f in spec.states)
         return text

@@ -237,3 +237,19 @@ def test_a_blood_borne_dose_larger_than_the_open_tissue_holds_is_refused():
         load(inj("intravenous", dose="5e8 cells", extra=", brain_volume: 1 mm^3"))
     msg = str(ei.value)
     assert "events[1].injection" in msg and "hold at most 1472" in msg, msg
+
+
+def test_placements_that_place_nobody_are_left_off_the_timeline():
+    from abm.biology.delivery import arrival_schedule
+
+    assert arrival_schedule(0, 720.0) == [(0.0, 0)]
+    few = arrival_schedule(3, 720.0)
+    assert sum(n for _, n in few) == 3 and len(few) == 8
+    # 3e7 cells into the rat brain: about 0.3 cells expected, 0 delivered, one timeline entry
+    sc = load(inj("intravenous", dose="3e7 cells", extra=", brain_volume: 20000 mm^3"))
+    evs = injection_events(sc)
+    assert [(e.time, e.spec.n_cells) for e in evs] == [(60.0, 0)]
+    sc = load(inj("intravenous", dose="5e8 cells", extra=", brain_volume: 1000 mm^3"))
+    evs = injection_events(sc)
+    assert evs[0].spec.n_total == 3 and sum(e.spec.n_cells for e in evs) == 3
+    assert all(e.spec.n_cells > 0 for e in evs[1:]) and len(evs) < 8

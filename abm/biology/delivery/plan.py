@@ -76,7 +76,7 @@ def arrival_schedule(n_total: int, half_time: float | None, parts: int = ARRIVAL
     n_total : int
         Cells delivered in all.
     half_time : float or None
-        Min; None or 0: all at delay 0.
+        Min; None or 0: all at delay 0 (also when ``n_total`` is 0).
     parts : int
 
     Returns
@@ -84,7 +84,7 @@ def arrival_schedule(n_total: int, half_time: float | None, parts: int = ARRIVAL
     list of (float, int)
         ``(delay, count)`` pairs in time order (counts may be 0).
     """
-    if not half_time:
+    if not half_time or n_total == 0:
         return [(0.0, int(n_total))]
     span = ARRIVAL_SPAN * half_time
     out, before = [], 0
