@@ -3,8 +3,10 @@
 This is the room where the biology lives; each piece is declared once and registered
 (:mod:`abm.registry`).
 
-* :mod:`.bmsc`: the transplanted (or resident) bone-marrow mesenchymal stem cell;
-* :mod:`.brain`: microglia, astrocytes, neural progenitors (seed 000);
+* :mod:`.bmsc`: the transplanted (or resident) bone-marrow mesenchymal stem cell and the
+  rare neural-like cell it turns into;
+* :mod:`.brain`: microglia, astrocytes, neural progenitors and the neuron-viability
+  tissue process (seed 000);
 * :mod:`.bone`: osteoblasts (seeds 001, 002).
 
 The engine (:mod:`abm.fields`, :mod:`abm.cells`, :mod:`kernels`) never names a
@@ -12,15 +14,17 @@ piece of biology; it finds these through the registries.
 """
 
 from ..registry import CELL_TYPES
-from .bmsc import BMSC
+from .bmsc import BDNF_POSITIVE_FRACTION, BDNF_POSITIVE_FRACTION_ROW, BMSC, NeuralLikeCell
 from .bone import Osteoblast
-from .brain import Astrocyte, Microglia, NeuralProgenitor
+from .brain import Astrocyte, Microglia, NeuralProgenitor, NeuronViability
 
 #: The built-in cell types, in their registration order.
-BUILTIN_CELL_TYPES = (BMSC, Microglia, Astrocyte, NeuralProgenitor, Osteoblast)
+BUILTIN_CELL_TYPES = (BMSC, Microglia, Astrocyte, NeuralProgenitor, Osteoblast, NeuralLikeCell)
 
 for _cls in BUILTIN_CELL_TYPES:
     CELL_TYPES.register(_cls, builtin=True)
 
-__all__ = ["BMSC", "BUILTIN_CELL_TYPES", "Astrocyte", "Microglia", "NeuralProgenitor",
-           "Osteoblast"]
+__all__ = ["BDNF_POSITIVE_FRACTION", "BDNF_POSITIVE_FRACTION_ROW", "BMSC", "BUILTIN_CELL_TYPES", "Astrocyte", "Microglia", "NeuralLikeCell",
+           "NeuralProgenitor", "NeuronViability", "Osteoblast"]
+
+from .brain import anatomy as _anatomy  # noqa: E402,F401  (H4) registers the forebrain region shapes

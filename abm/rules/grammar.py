@@ -48,6 +48,8 @@ __all__ = ["Rule", "RuleSet", "load_rules", "hill", "COLUMNS"]
 
 COLUMNS = ("cell_type", "signal", "direction", "behaviour", "max_response", "half_max",
            "hill_power")
+#: Annotation columns a rules file may add after :data:`COLUMNS` (evidence, not read by the model).
+NOTE_COLUMNS = ((), ("source",), ("status", "source"))
 
 
 def hill(xp, s, half_max: float, power: float):
@@ -198,6 +200,9 @@ def _rule_from_row(row: list, where: str) -> Rule:
 def load_rules(path) -> RuleSet:
     """Read a rules table (CSV with the header of :data:`COLUMNS`; ``#`` starts a comment line).
 
+    The header may go on with ``source`` or ``status,source`` (the evidence of each row,
+    as in ``seeds/rules/``); those columns are kept in the file, not in the rules.
+
     Raises
     ------
     ModelInputError
@@ -214,9 +219,15 @@ def load_rules(path) -> RuleSet:
         return RuleSet()
     reader = csv.reader([ln for _, ln in lines])
     header = [h.strip() for h in next(reader)]
-    if tuple(header) != COLUMNS:
+    notes = tuple(header[len(COLUMNS):])
+    if tuple(header[:len(COLUMNS)]) != COLUMNS or notes not in NOTE_COLUMNS:
         raise ModelInputError(
-            f"{path.name} line {lines[0][0]}: header must be {','.join(COLUMNS)}, got {','.join(header)}")
+            f"{path.name} line {lines[0][0]}: header must be {','.join(COLUMNS)} (optionally "
+            f"followed by status,source), got {','.join(header)}")
     for (lineno, _), row in zip(lines[1:], reader):
-        rules.append(_rule_from_row(row, f"{path.name} line {lineno}"))
+        where = f"{path.name} line {lineno}"
+        if notes and len(row) != len(header):
+            raise ModelInputError(f"{where}: a rule of this file has {len(header)} fields "
+                                  f"({', '.join(header)}), got {len(row)}")
+        rules.append(_rule_from_row(row[:len(COLUMNS)], where))
     return RuleSet(rules)

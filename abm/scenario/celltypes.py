@@ -217,9 +217,14 @@ def _rule(ctx, cls, row: RuleSchema, sig, beh) -> tuple:
 
 def _rules_file(ctx, loc, cls, file, sig, beh) -> list:
     ct = cls.cell_type
-    path = Path(file)
-    if not path.is_absolute():
-        path = ctx.base_dir / path
+    if file.startswith("seeds:"):   # a table shipped in the package's seeds/ (seeds:rules/x.csv)
+        from ..seeds import SEEDS_DIR  # noqa: PLC0415
+
+        path = SEEDS_DIR / file[len("seeds:"):]
+    else:
+        path = Path(file)
+        if not path.is_absolute():
+            path = ctx.base_dir / path
     try:
         rs = rules_.load_rules(path)
     except ModelInputError as exc:

@@ -1,4 +1,10 @@
-"""Resident brain cell types: microglia, astrocytes, neural progenitors."""
+"""Resident brain cell types: microglia, astrocytes, neural progenitors.
+
+Structure only; their numbers are in ``seeds/cells.csv`` and the signal → behaviour
+rules of injured brain in ``seeds/rules/`` (``microglia.csv``, ``astrocyte.csv``,
+``neural_progenitor.csv``). Without rules healthy tissue stays healthy: microglia
+stay M0, astrocytes quiescent.
+"""
 
 from ...cells.types import LatticeCell
 
@@ -8,7 +14,9 @@ __all__ = ["Astrocyte", "Microglia", "NeuralProgenitor"]
 class Microglia(LatticeCell):
     """Microglia with M0 (resting), M1 (pro-inflammatory) and M2 (anti-inflammatory) states.
 
-    BMSC exosomes shift M1 to M2 (seed 000_58091ff4731d18ef).
+    Damage signals (DAMP) and TNF-α drive M0 → M1, exosomes and IL-10 drive
+    M1 → M2 (BMSC exosomes: Ni et al. 2019 via seed 000_58091ff4731d18ef); M1 cells
+    secrete TNF-α and M2 cells IL-10. Without a signal both return to M0.
     """
 
     states = ("M0", "M1", "M2")
@@ -19,14 +27,22 @@ class Microglia(LatticeCell):
 
 
 class Astrocyte(LatticeCell):
-    """Astrocyte with a continuous reactivity level (GFAP-like, 0–1)."""
+    """Astrocyte with a continuous reactivity level (GFAP-like, 0–1).
+
+    Quiescent (0) in healthy tissue; damage raises the reactivity, reactive cells
+    secrete SDF-1α, TNF-α raises their death and BMSC signals lower it.
+    """
 
     variables = ("reactivity",)
     colour = "#ff7f00"  # orange
 
 
 class NeuralProgenitor(LatticeCell):
-    """Neural progenitor / neuroblast from the SVZ; proliferates and migrates up SDF-1α."""
+    """Neural progenitor / neuroblast from the SVZ.
+
+    It migrates up SDF-1α at the measured neuroblast speed (Zhang RL et al. 2007);
+    BDNF and VEGF raise its division, TNF-α its death.
+    """
 
     chemotaxis_field = "SDF-1a"
     chemotaxis_receptor = "CXCR4"

@@ -1,0 +1,108 @@
+"""Brain cells with their seed defaults: healthy tissue stays healthy, a graft shrinks.
+
+Also: BDNF comes only from BDNF-positive BMSCs and TNF-a only from M1 microglia (the
+shipped rules tables), and a rare BMSC turns neural-like.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from abm import TissueModel
+from abm.biology import BMSC, Astrocyte, Microglia, NeuralLikeCell
+from abm.fields import Species
+from abm.rules import load_rules
+from abm.seeds import load_cell_defaults, load_field_defaults, rules_table
+
+SEED_FIELDS = list(load_field_defaults())
+
+
+@pytest.mark.parametrize("with_rules", [False, True], ids=["no rules", "shipped rules"])
+def test_healthy_tissue_keeps_microglia_resting_and_astrocytes_quiescent(with_rules):
+    """No injury, 6 simulated hours: every microglia stays M0, every astrocyte at reactivity 0."""
+    rules = ([*load_rules(rules_table("microglia")), *load_rules(rules_table("astrocyte"))]
+             if with_rules else None)
+    for seed in (1, 2, 3):
+        m = TissueModel(shape=(10, 10, 6), dx=25.0, dt=2.0, fields=SEED_FIELDS,
+                        cell_types=[Microglia, Astrocyte], backend="numpy", seed=seed,
+                        capacity=2, rules=rules)
+        m.seed_cells("Microglia", 150, state="M0")
+        m.seed_cells("Astrocyte", 200)
+        for _ in range(180):
+            m.step()
+        states = np.asarray(m.populations["Microglia"].columns["state"])
+        react = np.asarray(m.populations["Astrocyte"].columns["reactivity"])
+        assert (states == 0).all(), f"seed {seed}: {int((states != 0).sum())} microglia left M0"
+        assert (react == 0).all(), f"seed {seed}: astrocyte reactivity up to {react.max()}"
+        assert m.count("Astrocyte") == 200
+
+
+def test_an_uninjured_bmsc_graft_shrinks_over_a_week():
+    """Count at 7 d below the count at 0 in each of 10 seeds; expected ~e^-(death - division) t."""
+    p = load_cell_defaults()["BMSC"]
+    n0, days = 200, 7
+    kept = []
+    for seed in range(10):
+        m = TissueModel(shape=(12, 12, 12), dx=25.0, dt=60.0, fields=["VEGF"], cell_types=[BMSC],
+                        backend="numpy", seed=100 + seed, capacity=2)
+        m.seed_cells("BMSC", n0)
+        for _ in range(days * 24):
+            m.step()
+        kept.append(m.count("BMSC"))
+    kept = np.asarray(kept, float)
+    msg = (f"BMSCs at {days} d: {kept.mean():.1f} +/- {kept.std(ddof=1):.1f} of {n0} "
+           f"(10 seeds, mean +/- sd)")
+    assert (kept < n0).all(), msg
+    # a pure birth-death process: E[n(t)] = n0 exp((division - death) t), sd ~ sqrt(n)
+    want = n0 * np.exp((p["division"] - p["death"]) * days * 1440)
+    assert want < 0.2 * n0
+    assert abs(kept.mean() - want) < 4 * np.sqrt(want), f"{msg}; expected {want:.1f}"
+
+
+def _two_cells(cls, states, fields, rules, **kw):
+    m = TissueModel(shape=(9, 3, 3), dx=25.0, dt=1.0, fields=fields, cell_types=[cls],
+                    backend="numpy", seed=4, rules=rules, **kw)
+    m.add_cells(cls, [(1, 1, 1), (7, 1, 1)], state=list(states))
+    return m
+
+
+def test_only_bdnf_positive_bmscs_secrete_bdnf():
+    bdnf = Species("BDNF", diffusion=0.0, decay=0.0, unit="ng/mL")
+    m = _two_cells(BMSC, ["BDNF_positive", "BDNF_negative"], [bdnf],
+                   load_rules(rules_table("bmsc")),
+                   parameters={"BMSC": {"speed": 0.0, "death": 0.0, "division": 0.0}})
+    m.step()
+    c = m.fields.field("BDNF")
+    assert c[1, 1, 1] > 0 and abs(c[7, 1, 1]) < 1e-12 * c[1, 1, 1]   # round-off only
+    # implicit relaxation toward the target at the rule's rate (0.01 * 256/257 1/min, 1 min)
+    S, T = 0.01 * 256 / 257, load_cell_defaults()["BMSC"]["target:BDNF"]
+    assert c[1, 1, 1] == pytest.approx(S * T / (1 + S), rel=1e-9)
+
+
+def test_only_m1_microglia_secrete_tnf_and_only_m2_il10():
+    tnf = Species("TNF-a", diffusion=0.0, decay=0.0, unit="ng/mL")
+    il10 = Species("IL-10", diffusion=0.0, decay=0.0, unit="ng/mL")
+    rules = [r for r in load_rules(rules_table("microglia")) if r.signal.startswith("state:")]
+    m = _two_cells(Microglia, ["M1", "M2"], [tnf, il10], rules,
+                   parameters={"Microglia": {"speed": 0.0, "death": 0.0,
+                                             "transition:M1->M0": 0.0,
+                                             "transition:M2->M0": 0.0}})
+    m.step()
+    t, i = m.fields.field("TNF-a"), m.fields.field("IL-10")
+    assert t[1, 1, 1] > 0 and abs(t[7, 1, 1]) < 1e-12 * t[1, 1, 1]
+    assert i[7, 1, 1] > 0 and abs(i[1, 1, 1]) < 1e-12 * i[7, 1, 1]
+
+
+def test_a_rare_bmsc_turns_neural_like():
+    m = TissueModel(shape=(10, 10, 10), dx=25.0, dt=60.0, fields=["VEGF"],
+                    cell_types=[BMSC, NeuralLikeCell], backend="numpy", seed=7, capacity=4,
+                    parameters={"BMSC": {"death": 0.0, "division": 0.0,
+                                         "differentiation:NeuralLikeCell": 1e-4}})
+    m.seed_cells("BMSC", 2000)
+    for _ in range(24):
+        m.step()
+    n = m.count("NeuralLikeCell")
+    want = 2000 * (1 - np.exp(-1e-4 * 24 * 60))   # 266
+    assert abs(n - want) < 4 * np.sqrt(want), (n, want)
+    assert load_cell_defaults()["BMSC"]["differentiation:NeuralLikeCell"] < 1e-5   # rare
