@@ -19,8 +19,10 @@ def summarize(sc) -> str:
                  f"({' x '.join(f'{e:g}' for e in d.extent)} µm); dt {d.dt:g} min, "
                  f"{d.n_steps} steps ({d.duration:g} min); seed "
                  f"{'drawn at run time' if d.seed is None else d.seed}")
+    counts = _label_voxels(sc)
     lines.append("  tissue: " + ", ".join(
         f"{i} {t.name}" + ("" if t.initially else " (painted by an event)")
+        + ("" if counts is None or not t.initially else f" ({int(counts[i])} voxels)")
         for i, t in enumerate(sc.tissue)))
     lines.append("  fields: " + "; ".join(
         f"{f.name} [{f.unit}] D {f.diffusion:g} µm²/min, decay {f.decay:g}/min"
@@ -46,6 +48,23 @@ def summarize(sc) -> str:
         lines.append("  plugins: " + ", ".join(sc.plugins))
     lines.extend(f"  warning: {w}" for w in getattr(sc, "warnings", ()))
     return "\n".join(lines)
+
+
+#: Largest lattice whose labels ``abm validate`` paints to count their voxels.
+COUNT_LIMIT = 50_000_000
+
+
+def _label_voxels(sc):
+    """Voxels of each tissue label at t = 0 (None when nothing is painted or the lattice is huge)."""
+    import math  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+
+    from .objects import build_labels  # noqa: PLC0415
+
+    if len(sc.tissue) < 2 or math.prod(sc.domain.shape) > COUNT_LIMIT:
+        return None
+    return np.bincount(build_labels(sc).ravel(), minlength=len(sc.tissue))
 
 
 def _cell_type(c) -> str:

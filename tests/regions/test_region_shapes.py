@@ -117,7 +117,8 @@ def test_an_unknown_shape_lists_the_registered_ones(cylinder):
     e = ei.value
     assert e.path == "populations[0].region.shape" and e.line == 9
     assert "unknown region shape 'cylindre' (did you mean 'cylinder'?); shapes: sphere, " \
-           "ellipsoid, box, shell, mask, cylinder" in e.problem
+           "ellipsoid, box, shell, mask, forebrain, mcao_core, mcao_penumbra, contusion, " \
+           "pericontusion, cylinder" in e.problem
 
 
 def test_without_the_plugin_the_shape_is_unknown():
