@@ -17,13 +17,14 @@ from pathlib import Path
 from .fields import Species
 
 __all__ = ["SEEDS_DIR", "FIELDS_CSV", "CELLS_CSV", "BRAIN_CSV", "REFERENCES_CSV", "RULES_DIR",
-           "load_field_defaults", "load_cell_defaults", "load_brain_evidence", "load_references",
-           "rules_table"]
+           "PROCESSES_CSV", "load_field_defaults", "load_cell_defaults", "load_brain_evidence",
+           "load_process_defaults", "load_references", "rules_table"]
 
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 FIELDS_CSV = SEEDS_DIR / "fields.csv"
 CELLS_CSV = SEEDS_DIR / "cells.csv"
 BRAIN_CSV = SEEDS_DIR / "brain.csv"
+PROCESSES_CSV = SEEDS_DIR / "processes.csv"
 REFERENCES_CSV = SEEDS_DIR / "references.csv"
 RULES_DIR = SEEDS_DIR / "rules"
 
@@ -85,6 +86,21 @@ def load_brain_evidence(path: Path = BRAIN_CSV) -> dict[str, tuple[float, str]]:
 def _brain(path: Path) -> tuple:
     with open(path, newline="") as fh:
         return tuple((r["quantity"], (float(r["value"]), r["unit"])) for r in csv.DictReader(fh))
+
+
+def load_process_defaults(path: Path = PROCESSES_CSV) -> dict[str, dict[str, float]]:
+    """Default parameters of tissue processes (``seeds/processes.csv``).
+
+    Returns
+    -------
+    dict
+        Process name to ``{parameter: value}`` in internal units (1/min, ng/mL, 1).
+    """
+    out: dict[str, dict[str, float]] = {}
+    with open(path, newline="") as fh:
+        for r in csv.DictReader(fh):
+            out.setdefault(r["process"], {})[r["parameter"]] = float(r["value"])
+    return out
 
 
 def load_references(path: Path = REFERENCES_CSV) -> dict[str, dict[str, str]]:

@@ -75,9 +75,10 @@ def test_only_bdnf_positive_bmscs_secrete_bdnf():
     m.step()
     c = m.fields.field("BDNF")
     assert c[1, 1, 1] > 0 and abs(c[7, 1, 1]) < 1e-12 * c[1, 1, 1]   # round-off only
-    # implicit relaxation toward the target at the rule's rate (0.01 * 256/257 1/min, 1 min)
+    # relaxation toward the target at the rule's rate (0.01 * 256/257 1/min) for 1 min: S T dt
+    # to first order in S dt = 0.01 (implicit and exact-exponential schemes differ by ~S dt)
     S, T = 0.01 * 256 / 257, load_cell_defaults()["BMSC"]["target:BDNF"]
-    assert c[1, 1, 1] == pytest.approx(S * T / (1 + S), rel=1e-9)
+    assert c[1, 1, 1] == pytest.approx(S * T, rel=0.015)
 
 
 def test_only_m1_microglia_secrete_tnf_and_only_m2_il10():

@@ -31,7 +31,7 @@ from abm.seeds import (
 )
 
 STATUSES = {"cited", "estimate"}
-DOI = re.compile(r"^10\.\d{4,9}/\S+$")
+DOI = re.compile(r"^(10\.\d{4,9}/\S+|PMID:\d+)$")
 SEED_FILE = re.compile(r"^\d{3}_[0-9a-f]{16}\.txt$")
 SHARED_SEEDS = SEEDS_DIR.parent.parent / "shared" / "seeds"
 
@@ -160,3 +160,18 @@ def test_the_rule_tables_are_valid_in_a_model_with_the_seed_fields():
 def test_the_references_file_is_where_the_loader_reads_it():
     assert REFERENCES_CSV.is_file() and set(REFS) >= {"Sykova2008", "Stroh2003", "ZhangRL2007",
                                                        "Hu2012", "seed000"}
+
+
+def test_every_builtin_process_parameter_has_its_row():
+    from abm.registry import PROCESSES
+    from abm.seeds import PROCESSES_CSV, load_process_defaults
+
+    rows = load_process_defaults()
+    for r in _rows(PROCESSES_CSV):
+        assert r["status"] in STATUSES and len(r["evidence_or_reasoning"]) > 20, r
+        assert r["unit"].strip(), r
+    for name in PROCESSES.builtin_names():
+        cls = PROCESSES.get(name)
+        assert set(cls.parameters) == set(rows[name]), name
+        for k, (v, _) in cls.parameters.items():
+            assert v == rows[name][k], (name, k)

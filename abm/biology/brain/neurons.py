@@ -15,48 +15,48 @@ the start of the step, ``v ← v exp(-k dt)``. Labels or fields the model lacks 
 as zero. A scenario enables it as ``processes: {neuron_viability: {}}`` and reads
 ``mean viability in penumbra``.
 
-All rates are estimates (``seeds/cells.csv`` has no neuron rows; the reasoning is
-given with each default below).
+Its defaults are the ``neuron_viability`` rows of ``seeds/processes.csv``, all
+estimates with their reasoning.
 """
 
 from __future__ import annotations
 
 from ... import units as U
 from ...registry import PROCESSES
+from ...seeds import load_process_defaults
 from ...tissue import TissueProcess
 
 __all__ = ["NeuronViability"]
 
 _NG = U.concentration_kind("TNF-a", "ng/mL")
+_SEED = load_process_defaults()["neuron_viability"]
 
 
 @PROCESSES.register(builtin=True)
 class NeuronViability(TissueProcess):
     """Per-voxel neuron viability falling with injury and TNF-α, supported by BDNF/GDNF.
 
-    Parameters (defaults, all estimates)
-    ------------------------------------
+    Parameters (defaults from ``seeds/processes.csv``, all estimates with their reasoning)
+    ------------------------------------------------------------------------------------
     core_death : 1/min
-        1.6e-3: ischaemic-core neurons are lost within hours; 90 % by 24 h is taken
-        (ln 10 / 1440 min).
+        Death rate of core neurons (1.6e-3: 90 % lost by 24 h).
     penumbra_death : 1/min
-        2.3e-4: penumbra neurons die over days if not rescued; mean survival 3 days.
+        Death rate of penumbra neurons (2.3e-4: mean survival 3 days).
     tnf_death : 1/min
-        2.3e-4: the extra death rate at saturating TNF-α, as large as the penumbra's.
+        Extra death rate at saturating TNF-α.
     tnf_half : ng/mL
-        0.5: TNF-α at half that effect (the order of TNF-α near M1 microglia).
+        TNF-α at half that effect.
     protection : 1
-        0.5: at saturating BDNF + GDNF half the death rate is prevented (BDNF raises
-        neuron survival after BMSC transplantation, seed 000_58091ff4731d18ef).
+        Largest share of the death rate that BDNF + GDNF prevent (0–1).
     trophic_half : ng/mL
-        1.0: BDNF + GDNF at half the protection.
+        BDNF + GDNF at half the protection.
     """
 
     name = "neuron_viability"
     states = {"viability": (1.0, "1")}
-    parameters = {"core_death": (1.6e-3, U.RATE), "penumbra_death": (2.3e-4, U.RATE),
-                  "tnf_death": (2.3e-4, U.RATE), "tnf_half": (0.5, _NG),
-                  "protection": (0.5, U.DIMENSIONLESS), "trophic_half": (1.0, _NG)}
+    parameters = {k: (_SEED[k], kind) for k, kind in (
+        ("core_death", U.RATE), ("penumbra_death", U.RATE), ("tnf_death", U.RATE),
+        ("tnf_half", _NG), ("protection", U.DIMENSIONLESS), ("trophic_half", _NG))}
     #: Tissue labels read as the core and the penumbra.
     core_label = "core"
     penumbra_label = "penumbra"
