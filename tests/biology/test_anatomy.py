@@ -313,3 +313,14 @@ def test_keys_given_one_by_one_win_over_the_anchored_anatomy():
     cortex, striatum, pen = (t.region for t in sc.tissue[1:4])
     assert (cortex.forebrain.slab, striatum.forebrain.slab, pen.forebrain.slab) == (1000, 500, 600)
     assert striatum.forebrain.origin == cortex.forebrain.origin == (6000.0, 8800.0, 500.0)
+
+
+def test_abm_validate_refuses_a_misspelt_structure_with_exit_2(tmp_path, capsys):
+    from abm.cli import main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(EXAMPLE.read_text().replace("structure: striatum,", "structure: striatun,"))
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown structure 'striatun' (did you mean 'striatum'?)" in err
+    assert "Traceback" not in err and err.count("\n") == 1

@@ -20,6 +20,7 @@ every later region (``anatomy: *brain``, or ``<<: *brain`` as a merge key).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -215,7 +216,7 @@ class _MCAOShape(RegionShape):
             top = lesion.territory_fraction(ctx.shape, ctx.dx)
             if raw.infarct_fraction > top:
                 raise Bad(f"infarct_fraction {raw.infarct_fraction:g} is larger than the MCA "
-                          f"territory of this model ({', '.join(('cortex', 'corpus callosum', 'striatum'))}: "
+                          f"territory of this model (cortex, corpus callosum, striatum: "
                           f"{top:.3g} of the hemisphere); give at most {top:.3g}",
                           key="infarct_fraction")
         return region
@@ -265,7 +266,7 @@ class _ContusionShape(RegionShape):
         """The lesion part's region (the impact site must be on the brain)."""
         lesion = Contusion(_forebrain(raw, one_side=True), tuple(raw.site), raw.tip_diameter,
                            raw.depth, raw.rim_width)
-        if not lesion.surface_depth() == lesion.surface_depth():
+        if math.isnan(lesion.surface_depth()):
             raise Bad(f"the impact site ({raw.site[0]:g} µm lateral, bregma "
                       f"{raw.site[1] / 1000:+g} mm) is off the {lesion.forebrain.species} "
                       f"cerebrum", key="site")
