@@ -221,6 +221,11 @@ def _rules_file(ctx, loc, cls, file, sig, beh) -> list:
         from ..seeds import SEEDS_DIR  # noqa: PLC0415
 
         path = SEEDS_DIR / file[len("seeds:"):]
+        if not path.is_file():
+            shipped = sorted(f"seeds:rules/{q.name}" for q in (SEEDS_DIR / "rules").glob("*.csv"))
+            ctx.p.add(loc, f"no rules table '{file}' in the package's seeds/{did_you_mean(file, shipped)}; "
+                           f"shipped: {', '.join(shipped)}")
+            return []
     else:
         path = Path(file)
         if not path.is_absolute():

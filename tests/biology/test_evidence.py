@@ -175,3 +175,21 @@ def test_every_builtin_process_parameter_has_its_row():
         assert set(cls.parameters) == set(rows[name]), name
         for k, (v, _) in cls.parameters.items():
             assert v == rows[name][k], (name, k)
+
+
+def test_a_scenario_names_a_shipped_rules_table_and_a_wrong_name_is_one_line(tmp_path):
+    from abm.scenario import ScenarioError, load_scenario
+
+    qs = (SEEDS_DIR.parent / "scenarios" / "quickstart.yaml").read_text()
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(qs)
+    sc = load_scenario(ok)          # in another folder: seeds: resolves inside the package
+    mg = [c for c in sc.cell_types if c.name == "Microglia"][0]
+    assert len(mg.rules) == len(load_rules(rules_table("microglia")))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(qs.replace("seeds:rules/microglia.csv", "seeds:rules/microglias.csv"))
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(bad)
+    line = next(i for i, t in enumerate(bad.read_text().splitlines(), 1) if "microglias" in t)
+    assert e.value.line == line
+    assert "did you mean 'seeds:rules/microglia.csv'" in str(e.value)
