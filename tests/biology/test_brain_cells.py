@@ -107,3 +107,34 @@ def test_a_rare_bmsc_turns_neural_like():
     want = 2000 * (1 - np.exp(-1e-4 * 24 * 60))   # 266
     assert abs(n - want) < 4 * np.sqrt(want), (n, want)
     assert load_cell_defaults()["BMSC"]["differentiation:NeuralLikeCell"] < 1e-5   # rare
+
+
+def test_default_chemotaxis_homes_bmscs_over_100s_of_um_in_a_day():
+    """A static SDF-1a border profile (1 ng/mL at the border, decay length 370 um).
+
+    Keller-Segel drift with the seed sensitivity moves BMSCs > 100 um up the gradient in
+    24 h; without chemotaxis (CXCR4 blocked) the mean moves by random motility only.
+    """
+    shape, dx, L = (40, 4, 4), 25.0, 370.0
+    x = (np.arange(shape[0]) + 0.5) * dx
+    profile = np.exp((x - x[-1]) / L)[:, None, None] * np.ones(shape)   # ng/mL
+    sdf = Species("SDF-1a", diffusion=0.0, decay=0.0, unit="ng/mL")
+
+    def mean_shift(blocked):
+        m = TissueModel(shape=shape, dx=dx, dt=5.0, fields=[sdf], cell_types=[BMSC],
+                        backend="numpy", seed=11, capacity=8,
+                        parameters={"BMSC": {"death": 0.0, "division": 0.0,
+                                             **({"initial:CXCR4": 0.0, "gain:CXCR4": 0.0}
+                                                if blocked else {})}})
+        m.fields.u[0][...] = profile
+        start = np.zeros(shape, bool)
+        start[14:18] = True                       # 350-450 um, c ~ 0.2-0.3 ng/mL
+        m.seed_cells("BMSC", 100, region=start)
+        x0 = m.positions("BMSC")[:, 0].mean() * dx
+        for _ in range(24 * 12):
+            m.step()
+        return m.positions("BMSC")[:, 0].mean() * dx - x0
+
+    homed, blocked = mean_shift(False), mean_shift(True)
+    assert homed > 100.0, f"mean shift up the gradient {homed:.0f} um in 24 h"
+    assert abs(blocked) < 25.0, f"CXCR4 blocked: mean shift {blocked:.0f} um"
