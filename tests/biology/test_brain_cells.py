@@ -138,3 +138,25 @@ def test_default_chemotaxis_homes_bmscs_over_100s_of_um_in_a_day():
     homed, blocked = mean_shift(False), mean_shift(True)
     assert homed > 100.0, f"mean shift up the gradient {homed:.0f} um in 24 h"
     assert abs(blocked) < 25.0, f"CXCR4 blocked: mean shift {blocked:.0f} um"
+
+
+def test_damage_turns_microglia_m1_at_the_rate_the_rule_table_gives():
+    """Uniform static DAMP at the rule's half-max: M0 -> M1 at 0.01/2 1/min, back at 1e-4.
+
+    Two-state kinetics from all-M0: M1(t) = n k / (k + r) (1 - exp(-(k + r) t)).
+    """
+    damp = Species("DAMP", diffusion=0.0, decay=0.0, unit="nM")
+    rules = [r for r in load_rules(rules_table("microglia")) if r.signal == "DAMP"]
+    assert len(rules) == 1 and rules[0].half_max == 0.5
+    n, t = 3000, 120.0
+    m = TissueModel(shape=(15, 15, 15), dx=25.0, dt=2.0, fields=[damp], cell_types=[Microglia],
+                    backend="numpy", seed=21, capacity=1, rules=rules,
+                    parameters={"Microglia": {"death": 0.0}})
+    m.fields.u[0][...] = 0.5
+    m.seed_cells("Microglia", n, state="M0")
+    for _ in range(int(t / m.dt)):
+        m.step()
+    k, r = rules[0].max_response / 2, load_cell_defaults()["Microglia"]["transition:M1->M0"]
+    want = n * k / (k + r) * (1 - np.exp(-(k + r) * t))
+    got = int((np.asarray(m.populations["Microglia"].columns["state"]) == 1).sum())
+    assert abs(got - want) < 4 * np.sqrt(want), (got, want)
