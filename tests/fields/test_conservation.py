@@ -113,7 +113,14 @@ def test_schemes_agree_on_uniform_tissue():
         for _ in range(30):
             f.step(1.0)
         res.append(f.field_numpy("A"))
-    assert np.linalg.norm(res[0] - res[1]) / np.linalg.norm(res[0]) < 0.01
+    # away from the point exchange (where the field is smooth) the stencils agree to O(dx²);
+    # at the exchanging voxel itself a point source's value depends on the stencil (19- vs
+    # 7-point lattice Green's function at the origin) and is compared with each scheme's own
+    # small-step limit in tests/fields/test_exchange_coupling.py instead
+    away = np.ones((n, n, n), bool)
+    away[2:7, 2:7, 2:7] = False
+    assert np.linalg.norm((res[0] - res[1])[away]) / np.linalg.norm(res[0][away]) < 0.005
+    assert abs(res[0].sum() / res[1].sum() - 1) < 0.005
 
 
 def test_labels_that_differ_only_in_name_keep_the_spectral_scheme():
