@@ -40,10 +40,11 @@ becomes a source density held constant over the step, which the propagator then
 integrates exactly with the transport; its value is the exchange rate at the
 voxel's *time-averaged* concentration ``ū``, linearised and solved locally:
 
-    s = st - su ū,   ū = a + g s   =>   s = (st - su a) / (1 + su g)
+    s = st - su ū,   ū = a + g (s + r)   =>   s = (st - su (a + g r)) / (1 + su g)
 
 where ``a = (1/dt) ∫ (e^{A t} u0) dt = (P u0)/dt`` at the voxel (the average of the
-field's own evolution, computed exactly by one more inverse transform) and
+field's own evolution, computed exactly by one more inverse transform), ``r`` the
+other sources held at the voxel over the step (fixed releases, depots), and
 ``g = mean_k dt φ2(a_k dt)``, ``φ2(z) = (e^z - 1 - z)/z²``, the average response of a
 voxel to a unit source of its own (the interior diagonal of the operator; near the
 faces it is larger, which the clamps below cover). The coupling between neighbouring
@@ -206,7 +207,7 @@ class SpectralPropagator:
             a = self._fft.dct(a, type=typ, axis=ax, norm="ortho", overwrite_x=True, **self._workers)
         return a
 
-    def exchange_source(self, uh, exchange, dt: float):
+    def exchange_source(self, uh, exchange, dt: float, other=None):
         """Per-voxel exchange source density ``s`` over the step (module docs), concentration/min.
 
         Parameters
@@ -217,6 +218,9 @@ class SpectralPropagator:
             Per-voxel sums ``st`` (concentration/min) and ``su`` (1/min) at ``voxels``.
         dt : float
             Step, min.
+        other : backend array (m,), optional
+            The other sources held over the step at the same voxels (fixed releases,
+            depots), concentration/min: they raise the voxel's average by ``g`` each.
 
         Returns
         -------
@@ -225,10 +229,13 @@ class SpectralPropagator:
         """
         E, P = self.coefficients(dt)
         avg = self._transform(uh * P, inverse=True).reshape(-1)[exchange.voxels]
+        g = self.self_response(dt)
         a = avg.astype(np.float64) / dt
+        if other is not None:
+            a = a + g * other.astype(np.float64)
         st = exchange.st.astype(np.float64)
         su = exchange.su.astype(np.float64)
-        return (st - su * a) / (1.0 + su * self.self_response(dt))
+        return (st - su * a) / (1.0 + su * g)
 
     def step(self, u, src, dt: float, exchange=None):
         """Advance ``u`` exactly by ``dt`` minutes with constant source ``src``.
@@ -255,7 +262,8 @@ class SpectralPropagator:
         uh = self._transform(u.copy(), inverse=False)
         self.last_exchange_source = None
         if exchange is not None and exchange.has_implicit:
-            s_ex = self.exchange_source(uh, exchange, dt)
+            other = None if src is None else src.reshape(-1)[exchange.voxels]
+            s_ex = self.exchange_source(uh, exchange, dt, other)
             self.last_exchange_source = s_ex
             src = self.backend.xp.zeros(self.shape, dtype=self.dtype) if src is None \
                 else src.copy()

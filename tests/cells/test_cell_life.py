@@ -147,16 +147,16 @@ def test_secreting_cell_gives_field_engine_point_source_steady_state():
         ref.step(m.dt)
     np.testing.assert_allclose(m.fields.field_numpy("VEGF"), ref.field_numpy("VEGF"),
                                rtol=1e-12, atol=1e-15)
-    # Steady-state mass balance of one step: the implicit exchange adds
-    # dt S (T - p) V with p = (c + dt S T)/(1 + dt S), then decay and the release
-    # are integrated exactly: M = e^{-k dt} (M + added) + (1 - e^{-k dt}) q / k.
-    k, dt, V = 0.0206, m.dt, DX**3
+    # Steady-state mass balance: the field no longer changes, so the cell's own voxel
+    # holds its value c through the step and secretes S (T - c); decay then balances
+    # release plus secretion: k M = q + S (T - c) V (the continuous balance; the
+    # exchange is coupled into the step, so no splitting term enters)
+    k, V = 0.0206, DX**3
     c = float(m.fields.field_numpy("VEGF")[12, 12, 12])
-    p = (c + dt * S * T) / (1 + dt * S)
-    added = dt * S * (T - p) * V
-    e = math.exp(-k * dt)
-    expected = (e * added + (1 - e) * q / k) / (1 - e)
-    assert m.fields.total_amount("VEGF") == pytest.approx(expected, rel=1e-4)
+    expected = (q + S * (T - c) * V) / k
+    # (to 1e-3: the coupling uses the interior mean of a voxel's self-response, 4 % off
+    # the exact diagonal here, which shifts the secretion by ~1e-4 of the total)
+    assert m.fields.total_amount("VEGF") == pytest.approx(expected, rel=1e-3)
 
 
 def _run(seed, steps=30, backend="numpy"):
