@@ -105,6 +105,10 @@ class TissueModel(mesa.Model):
     seed : int, optional
         Seed of every random draw (counter-based; the same on both backends).
         None draws one from the operating system and records it in ``self.seed``.
+    rng : int or numpy.random.Generator, optional
+        Mesa's alternative to ``seed`` (give one of the two): an integer is the seed; a
+        Generator becomes ``model.rng`` (as in Mesa) and the seed of the cells'
+        counter-based draws is drawn from it once.
     backend : {"numpy", "cupy"} or None
         Array backend for cells and fields.
     field_dtype : optional
@@ -133,7 +137,16 @@ class TissueModel(mesa.Model):
                  field_dtype=None, scheme: str = "auto", model_reporters=None,
                  agent_reporters=None, agenttype_reporters=None,
                  processes: Sequence[TissueProcess] | None = None,
-                 label_capacity: Sequence[int] | None = None):
+                 label_capacity: Sequence[int] | None = None, rng=None):
+        mesa_rng = None
+        if rng is not None:
+            if seed is not None:
+                raise ModelInputError("give either seed= or rng=, not both (as in Mesa)")
+            if isinstance(rng, np.random.Generator):
+                mesa_rng = rng                       # model.rng is the user's generator
+                seed = int(rng.integers(0, 2**63 - 1))
+            else:
+                seed = rng
         if seed is None:
             seed = int.from_bytes(os.urandom(8), "little") >> 1
         try:
@@ -142,7 +155,10 @@ class TissueModel(mesa.Model):
             raise ModelInputError(f"seed must be an integer, got {seed!r}") from None
         if not 0 <= seed < 2**63:
             raise ModelInputError(f"seed must be an integer from 0 to 2**63 - 1, got {seed}")
-        super().__init__(seed=seed)
+        if mesa_rng is not None:
+            super().__init__(rng=mesa_rng)
+        else:
+            super().__init__(seed=seed)
         # ids shared with ordinary Mesa agents: one counter for the whole model. Mesa 3.3
         # has no public hook for its per-model id counter, so this is the one private name
         # the model still uses (the pinned Mesa range is tested).
@@ -259,8 +275,15 @@ class TissueModel(mesa.Model):
 
     @property
     def agents_by_type(self) -> dict[type, CellAgentSet]:
-        """An agent set per type: one lasting set per cell type, Mesa's own per ordinary type."""
-        out = dict(self._type_sets)
+        """An agent set per type that has had an agent, as in Mesa.
+
+        One lasting set per cell type (listed from the type's first cell on, also after
+        all its cells have gone, as Mesa keeps a type's key), Mesa's own set per
+        ordinary agent type. A type that never had a cell is not a key (Mesa raises
+        KeyError for it too); ``model.agents.select(agent_type=T)`` works for any type.
+        """
+        out = {c: s for c, s in self._type_sets.items()
+               if self.populations[c.cell_type].had_cells or len(self.populations[c.cell_type])}
         for t, s in mesa.Model.agents_by_type.fget(self).items():
             out.setdefault(t, s)
         return out

@@ -55,6 +55,9 @@ class Population:
         for v in self.variables:
             self.spec[v] = (np.float64, (), f"phenotype variable {v}")
         self.columns = {k: xp.zeros((0,) + shp, dtype=dt) for k, (dt, shp, _) in self.spec.items()}
+        #: Whether this population has ever held a cell (Mesa lists a type in
+        #: ``agents_by_type`` from its first agent on, also after all have gone).
+        self.had_cells = False
 
     def __len__(self) -> int:
         return int(self.columns["id"].shape[0])
@@ -80,6 +83,7 @@ class Population:
         n_new = int(values["id"].shape[0])
         if n_new == 0:
             return
+        self.had_cells = True
         missing = set(self.spec) - set(values)
         for k in sorted(m for m in missing if m.startswith("marker:")):
             values = {**values, k: xp.zeros(n_new, dtype=self.spec[k][0])}  # unmarked
