@@ -269,10 +269,13 @@ def sc_pickle_and_deepcopy(w):
     w.model.agents.shuffle(inplace=True)
     m2 = pickle.loads(pickle.dumps(w.model))
     m3 = copy.deepcopy(w.model)
-    s2 = pickle.loads(pickle.dumps(s))
+    # an agent set holds its agents weakly (Mesa): unpickle it with its model and keep
+    # that copy alive, or the garbage collector may empty it at any moment (flaky)
+    m_s2, s2 = pickle.loads(pickle.dumps((w.model, s)))
     a = copy.deepcopy(w.model.agents[0])
     out = [tags(m2.agents), tags(m3.agents), tags(s2), s2[0].model is not w.model,
            a.tag, a.model is not w.model, tags(w.model.agents)]
+    del m_s2
     m2.agents.select(lambda x: x.tag == 3.0).do("remove")        # the copies are independent
     out += [len(m2.agents), len(w.model.agents), tags(m2.agents.shuffle())]
     return out
