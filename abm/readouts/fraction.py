@@ -1,7 +1,8 @@
 """The ``fraction`` readout.
 
-``fraction <type> <state>``: the fraction of a type's cells in a state (dimensionless;
-NaN with no cell of the type).
+``fraction <type> <state> [in <label>]``: the fraction of a type's cells in a state
+(dimensionless), among those in the tissue label if one is given (e.g. the M2 fraction
+of the microglia in the infarct); NaN with no cell of the type there.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ class FractionReadout(ReadoutKind):
     """Cells in a state over all cells of the type."""
 
     name = "fraction"
-    grammar = "fraction <type> <state>"
-    takes_label = False
+    grammar = "fraction <type> <state> [in <label>]"
 
     def parse(self, text, args, label, ctx) -> Readout:
         """The :class:`Readout` of the string (:meth:`ReadoutKind.parse`)."""

@@ -213,6 +213,24 @@ def test_mean_of_a_cell_variable_and_of_a_field():
     assert math.isnan(evaluate_readouts(m, [ro[0]])["mean Blast reactivity"])
 
 
+def test_fraction_in_a_label_is_counted_among_the_cells_there():
+    m, labels = model()
+    for _ in range(5):
+        m.step()
+    p = m.populations["Blast"]
+    pos = np.asarray(p.pos)
+    in_b = labels[pos[:, 0], pos[:, 1], pos[:, 2]] == 1
+    active = np.asarray(p.columns["state"]) == 1
+    assert 0 < (in_b & active).sum() < in_b.sum()          # the test sees both states in b
+    got = evaluate_readouts(m, [parse("fraction Blast active in b"),
+                                parse("fraction Blast active")])
+    assert got["fraction Blast active in b"] == (in_b & active).sum() / in_b.sum()
+    assert got["fraction Blast active"] == active.sum() / len(active)
+    m.remove_cells("Blast", np.asarray(p.ids)[in_b])
+    assert math.isnan(evaluate_readouts(m, [parse("fraction Blast active in b")])[
+        "fraction Blast active in b"])
+
+
 def test_a_ratio_is_the_quotient_of_its_two_readouts_and_nan_over_zero():
     m, _ = model()
     for _ in range(5):

@@ -52,7 +52,7 @@ def test_messages_name_the_registered_grammars():
     assert "'average' is not a measure" in msg
     assert msg.endswith("write " + grammar())
     assert grammar() == ("'count <type> [<state>] [marked <marker>] [in <label>]', "
-                         "'fraction <type> <state>', "
+                         "'fraction <type> <state> [in <label>]', "
                          "'mean <field|tissue state> [in <label>]', "
                          "'mean <type> <variable> [in <label>]', 'max <field|tissue state> "
                          "[in <label>]', 'total <field>', "
