@@ -16,8 +16,6 @@ works on a batch node; it is written to a temporary file and moved into place.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from abm.atomic import atomic_output
@@ -26,15 +24,13 @@ from abm.runfile import open_run
 
 from .jitter import drawn_positions
 from .palette import _EXTRA_TISSUE, TISSUE_PALETTE, cell_colors
+from .plots import _check_out
 from .selection import format_time, lattice_array, lattice_unit, resolve_field, time_to_index
 
 __all__ = ["AXES", "parse_section", "render_section"]
 
 #: Axis name -> index; the section is the plane normal to it.
 AXES = {"x": 0, "y": 1, "z": 2}
-
-_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
-
 
 def parse_section(text: str, dx_um: float, shape) -> tuple[int, int]:
     """``"z=300um"`` / ``"z=0.3 mm"`` / ``"z=12"`` (a voxel index) -> (axis, voxel index).
@@ -121,16 +117,7 @@ def render_section(path, out, *, section: str, field=None, time=None, thickness:
     from matplotlib.figure import Figure  # noqa: PLC0415
     from matplotlib.lines import Line2D  # noqa: PLC0415
 
-    out = Path(out)
-    fmt = _FORMATS.get(out.suffix.lower())
-    if fmt is None:
-        raise ModelInputError(f"a section picture is .png, .pdf or .svg, got {out.name}")
-    if out.exists() and not overwrite:
-        raise ModelInputError(f"{out} exists; pass --overwrite to replace it or choose another "
-                              "--out")
-    if not out.parent.exists():
-        raise ModelInputError(f"folder {out.parent} does not exist; create it or choose another "
-                              "--out")
+    out, fmt = _check_out(out, overwrite)      # .png, .pdf or .svg, as abm plot
     if int(thickness) < 0:
         raise ModelInputError(f"thickness must be >= 0 voxels, got {thickness}")
     with open_run(path) as run:

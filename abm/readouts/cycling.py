@@ -19,8 +19,8 @@ from kernels.backend import to_numpy
 
 from ..registry import READOUT_KINDS
 from .base import Readout, ReadoutKind
-from .cells import check_type_state, exact_arity, selection
-from .window import window_start
+from .cells import selection
+from .window import parse_windowed, window_start
 
 __all__ = ["CyclingReadout"]
 
@@ -36,11 +36,7 @@ class CyclingReadout(ReadoutKind):
 
     def parse(self, text, args, label, ctx, window=None) -> Readout:
         """The :class:`Readout` of the string (:meth:`ReadoutKind.parse`)."""
-        exact_arity(self, text, args, 1, 2)
-        state = args[1] if len(args) > 1 else None
-        check_type_state(text, args[0], state, ctx)
-        return Readout(text, "cycling", cell_type=args[0], state=state, label=label,
-                       unit="cells", window=window)
+        return parse_windowed(self, text, args, label, ctx, window, takes_state=True)
 
     def evaluate(self, spec, model, ctx) -> float:
         """The value now (:meth:`ReadoutKind.evaluate`)."""

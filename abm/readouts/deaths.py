@@ -13,8 +13,7 @@ from __future__ import annotations
 from ..cells.events_log import DEATH
 from ..registry import READOUT_KINDS
 from .base import Readout, ReadoutKind
-from .cells import check_type_state, exact_arity
-from .window import event_log_for, label_index, window_start
+from .window import event_log_for, label_index, parse_windowed, window_start
 
 __all__ = ["DeathsReadout"]
 
@@ -28,11 +27,7 @@ class DeathsReadout(ReadoutKind):
 
     def parse(self, text, args, label, ctx, window=None) -> Readout:
         """The :class:`Readout` of the string (:meth:`ReadoutKind.parse`)."""
-        exact_arity(self, text, args, 1, 2)
-        state = args[1] if len(args) > 1 else None
-        check_type_state(text, args[0], state, ctx)
-        return Readout(text, "deaths", cell_type=args[0], state=state, label=label,
-                       unit="cells", window=window)
+        return parse_windowed(self, text, args, label, ctx, window, takes_state=True)
 
     def evaluate(self, spec, model, ctx) -> float:
         """The value now (:meth:`ReadoutKind.evaluate`)."""

@@ -11,8 +11,7 @@ from __future__ import annotations
 from ..cells.events_log import DIVISION
 from ..registry import READOUT_KINDS
 from .base import Readout, ReadoutKind
-from .cells import check_type_state, exact_arity
-from .window import event_log_for, label_index, window_start
+from .window import event_log_for, label_index, parse_windowed, window_start
 
 __all__ = ["DivisionsReadout"]
 
@@ -26,10 +25,7 @@ class DivisionsReadout(ReadoutKind):
 
     def parse(self, text, args, label, ctx, window=None) -> Readout:
         """The :class:`Readout` of the string (:meth:`ReadoutKind.parse`)."""
-        exact_arity(self, text, args, 1, 1)
-        check_type_state(text, args[0], None, ctx)
-        return Readout(text, "divisions", cell_type=args[0], label=label, unit="cells",
-                       window=window)
+        return parse_windowed(self, text, args, label, ctx, window, takes_state=False)
 
     def evaluate(self, spec, model, ctx) -> float:
         """The value now (:meth:`ReadoutKind.evaluate`)."""

@@ -12,8 +12,34 @@ from __future__ import annotations
 
 from ..cells.events_log import EventLog
 from ..errors import ModelInputError
+from .base import Readout
+from .cells import check_type_state, exact_arity
 
-__all__ = ["window_start", "event_log_for", "label_index", "format_minutes"]
+__all__ = ["window_start", "event_log_for", "label_index", "format_minutes", "parse_windowed"]
+
+
+def parse_windowed(kind, text, args, label, ctx, window, *, takes_state: bool) -> Readout:
+    """The :class:`Readout` of ``<kind> <type> [<state>] [in <label>] over <duration>``.
+
+    Parameters
+    ----------
+    kind : ReadoutKind
+        The event readout kind (its ``name`` and ``grammar`` are used).
+    text, args, label, ctx, window
+        As given to :meth:`ReadoutKind.parse`; ``window`` in min.
+    takes_state : bool
+        Whether a phenotype state may follow the type.
+
+    Raises
+    ------
+    Bad
+        Wrong number of words, unknown type or state (with did-you-mean).
+    """
+    exact_arity(kind, text, args, 1, 2 if takes_state else 1)
+    state = args[1] if len(args) > 1 else None
+    check_type_state(text, args[0], state, ctx)
+    return Readout(text, kind.name, cell_type=args[0], state=state, label=label, unit="cells",
+                   window=window)
 
 
 def format_minutes(minutes: float) -> str:
