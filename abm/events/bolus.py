@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from .. import units as U
 from ..regions import Region
 from ..registry import EVENT_KINDS
-from ..scenario.problems import Bad
-from ..scenario.quantities import Raw, RegionRef, SchemaModel
+from ..scenario.quantities import Raw, RegionRef, SchemaModel, converted
 from .base import EventKind
 
 __all__ = ["BolusSpec", "BolusEvent"]
@@ -42,10 +41,7 @@ class BolusEvent(EventKind):
     def resolve(self, raw, ctx) -> BolusSpec:
         """The spec of the event from its validated mapping (:meth:`EventKind.resolve`)."""
         unit = ctx.field_unit(raw.field)
-        try:
-            amount = U.to_internal(raw.amount, U.amount_kind(raw.field, unit))
-        except U.UnitProblem as exc:
-            raise Bad(str(exc), key="amount") from None
+        amount = converted(raw.amount, U.amount_kind(raw.field, unit), key="amount")
         region = ctx.sub(("region",), ctx.region, raw.region)
         return BolusSpec(raw.field, amount, region)
 

@@ -16,6 +16,7 @@ from .. import units as U
 from ..biology.delivery import SPECIES, body_of
 from ..registry import ROUTES
 from ..scenario.problems import Bad, choices, did_you_mean
+from ..scenario.quantities import converted
 
 #: A volume (a brain's), internal unit µm³.
 VOLUME = U.Kind("a volume (e.g. '2000 mm^3')", "um**3", "mm^3")
@@ -41,10 +42,7 @@ def body_for(raw):
                   key="species")
     vol = None
     if raw.brain_volume is not None:
-        try:
-            vol = U.to_internal(raw.brain_volume, VOLUME, positive=True)
-        except U.UnitProblem as exc:
-            raise Bad(str(exc), key="brain_volume") from None
+        vol = converted(raw.brain_volume, VOLUME, key="brain_volume", positive=True)
     return body_of(raw.species, vol)
 
 

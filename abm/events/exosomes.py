@@ -21,7 +21,7 @@ from ..biology.delivery import Delivery, particles_of
 from ..regions import Region
 from ..registry import EVENT_KINDS
 from ..scenario.problems import Bad
-from ..scenario.quantities import Raw, RegionRef, SchemaModel
+from ..scenario.quantities import Raw, RegionRef, SchemaModel, converted
 from .base import EventKind
 from .delivery_route import bbb_labels, body_for, entry_mask, entry_volume, route_named
 
@@ -86,10 +86,7 @@ class ExosomeDoseEvent(EventKind):
         unit = ctx.field_unit(raw.field)
         per = None
         if raw.particles_per_ug is not None:
-            try:
-                per = U.to_internal(raw.particles_per_ug, PER_UG, positive=True)
-            except U.UnitProblem as exc:
-                raise Bad(str(exc), key="particles_per_ug") from None
+            per = converted(raw.particles_per_ug, PER_UG, key="particles_per_ug", positive=True)
         try:
             particles, counted = particles_of(raw.dose, per)
         except U.UnitProblem as exc:

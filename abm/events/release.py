@@ -13,7 +13,7 @@ from typing import Literal, Optional
 from .. import units as U
 from ..regions import Region
 from ..scenario.problems import Bad
-from ..scenario.quantities import PosTime, Raw, RegionRef, SchemaModel
+from ..scenario.quantities import PosTime, Raw, RegionRef, SchemaModel, converted
 
 __all__ = ["DepotSpec", "ReleaseSchema", "resolve_depot", "load_depot"]
 
@@ -82,20 +82,14 @@ def resolve_depot(d: ReleaseSchema, ctx, *, in_injury: bool) -> DepotSpec:
         if d.half_life is not None:
             rate = math.log(2) / d.half_life
         else:
-            try:
-                rate = U.to_internal(d.rate, U.RATE, positive=True)
-            except U.UnitProblem as exc:
-                raise Bad(str(exc), key="rate") from None
+            rate = converted(d.rate, U.RATE, key="rate", positive=True)
     else:
         if d.half_life is not None:
             raise Bad("a constant depot releases at a fixed rate (amount/time); half_life "
                       "applies to first_order only", key="half_life")
         if d.rate is None:
             raise Bad("a constant depot needs rate (amount per time, e.g. '1 ng/h')")
-        try:
-            rate = U.to_internal(d.rate, U.amount_rate_kind(d.field, unit), positive=True)
-        except U.UnitProblem as exc:
-            raise Bad(str(exc), key="rate") from None
+        rate = converted(d.rate, U.amount_rate_kind(d.field, unit), key="rate", positive=True)
     return DepotSpec(d.field, region, amount, d.law, rate)
 
 

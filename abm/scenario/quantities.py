@@ -15,9 +15,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from .. import units as U
 from ..registry import REGION_SHAPES
-from .problems import custom, did_you_mean, typename
+from .problems import Bad, custom, did_you_mean, typename
 
-__all__ = ["SchemaModel", "quantity", "vector3", "Length", "PosLength", "NonNegLength", "PosTime",
+__all__ = ["SchemaModel", "quantity", "converted", "vector3", "Length", "PosLength", "NonNegLength", "PosTime",
            "NonNegTime", "Diffusivity", "Rate", "Scale", "PosNumber", "Unit01", "Count", "Density",
            "Vec3", "PosVec3", "NonNegInt", "Raw", "RegionRef"]
 
@@ -51,6 +51,20 @@ def quantity(kind: U.Kind, **bounds):
         except U.UnitProblem as exc:
             raise custom(str(exc)) from None
     return BeforeValidator(conv)
+
+
+def converted(value, kind: U.Kind, key=None, **bounds) -> float:
+    """``value`` (a number with a unit) in ``kind``'s internal unit, for event resolvers.
+
+    Raises
+    ------
+    Bad
+        The unit problem, placed at ``key`` of the mapping being resolved.
+    """
+    try:
+        return U.to_internal(value, kind, **bounds)
+    except U.UnitProblem as exc:
+        raise Bad(str(exc), key=key) from None
 
 
 def vector3(kind: U.Kind, **bounds):
