@@ -148,6 +148,9 @@ def _main(argv) -> int:
     r.add_argument("--seed", type=int, default=None, help="random seed (overrides the scenario's)")
     r.add_argument("--until", default=None, metavar="TIME",
                    help="simulated time to stop at, with its unit, e.g. '12 h' (overrides domain.duration)")
+    r.add_argument("--arm", default=None, metavar="NAME",
+                   help="run this arm of the experiment, e.g. control (one of the scenario's arms:; "
+                        "default: the first)")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override one value of the scenario, e.g. --set 'domain.dt=2 min' (repeatable)")
     r.add_argument("--overwrite", action="store_true", help="replace an existing run file")
@@ -212,6 +215,8 @@ def _main(argv) -> int:
     v.add_argument("scenario", type=Path, help="scenario YAML file")
     v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override one value of the scenario (repeatable)")
+    v.add_argument("--arm", default=None, metavar="NAME",
+                   help="check this arm of the experiment (one of the scenario's arms:)")
     args = p.parse_args(argv)
     try:
         if args.cmd == "info-backend":
@@ -224,12 +229,12 @@ def _main(argv) -> int:
             from .run.runner import run_scenario  # noqa: PLC0415
             from .scenario import load_scenario  # noqa: PLC0415
 
-            overrides = list(args.overrides)
+            overrides = list(args.overrides) + ([f"arm={args.arm}"] if args.arm else [])
             if args.until:
                 overrides.append(f"domain.duration={args.until}")
             sc = load_scenario(args.scenario, overrides=overrides)
             _print_warnings(sc)
-            out = args.out or Path(f"{sc.name}.h5")
+            out = args.out or Path(f"{sc.name}_{sc.arm}.h5" if sc.arm else f"{sc.name}.h5")
             path = run_scenario(sc, out, backend=args.backend, seed=args.seed,
                                 overwrite=args.overwrite, progress=not args.quiet,
                                 checkpoint_wall_s=args.checkpoint_wall,
@@ -309,7 +314,8 @@ def _main(argv) -> int:
             from .run.memory import format_bytes  # noqa: PLC0415
             from .scenario import load_scenario  # noqa: PLC0415
 
-            sc = load_scenario(args.scenario, overrides=args.overrides)
+            sc = load_scenario(args.scenario, overrides=list(args.overrides)
+                               + ([f"arm={args.arm}"] if args.arm else []))
             need = check_memory(sc)
             print(sc.summary())
             print(f"  memory: about {format_bytes(need)} on this machine")

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from ..errors import ModelInputError
 from ..registry import import_plugins
+from .arms import select_arm
 from .objects import Scenario
 from .problems import Problems, ScenarioError, translate, typename
 from .resolve import Resolver
@@ -109,6 +110,7 @@ def load_scenario_text(text: str, name: str = "<scenario>", base_dir=Path("."),
         set_paths.append((loc, ov.partition("=")[0].strip()))
     problems.overrides = set_paths
     plugins = _plugins(data, problems, Path(base_dir), plugin_dir, from_run_file)
+    chosen = select_arm(data, problems, name)
     try:
         raw = scenario_model().model_validate(data)
     except ValidationError as exc:
@@ -119,7 +121,7 @@ def load_scenario_text(text: str, name: str = "<scenario>", base_dir=Path("."),
         raise AssertionError("unreachable")  # pragma: no cover
     problems.raise_first()
     sc = Resolver(raw, problems, text, name, Path(base_dir), overrides, plugins,
-                  stored_masks=stored_masks).resolve()
+                  stored_masks=stored_masks, arm=chosen).resolve()
     problems.raise_first()
     return sc
 

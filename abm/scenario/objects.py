@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -233,6 +234,12 @@ class Scenario:
         Suspicious but legal input (printed by ``abm validate`` and ``abm run``).
     masks : dict of str to ndarray
         The mask arrays the scenario's mask regions hold (stored in the run file).
+    arms : dict of str to Arm
+        The variants of the experiment declared under ``arms:`` (:mod:`.arms`), in file order.
+    arm : str or None
+        The arm this scenario is (None when it declares no arms).
+    reported : tuple of Claim
+        The paper's findings declared under ``reported:``.
     """
 
     name: str
@@ -252,6 +259,9 @@ class Scenario:
     plugins: tuple = ()
     warnings: tuple = ()
     masks: dict = field(default_factory=dict)
+    arms: dict = field(default_factory=dict)
+    arm: Optional[str] = None
+    reported: tuple = ()
 
     def label_index(self, name: str) -> int:
         """Integer value of tissue label ``name``."""

@@ -17,6 +17,7 @@ from .. import units as U
 from ..errors import ModelInputError
 from ..regions import AXES, LabelRegion, MaskRegion, Region, shape_named
 from ..registry import CELL_TYPES, PROCESSES
+from .arms import arm_events, arms_of, claims
 from .celltypes import resolve_cell_type, type_class
 from .checks import check_clock, check_event, check_outputs, minutes
 from .objects import (
@@ -50,8 +51,9 @@ class Resolver:
     """
 
     def __init__(self, raw, problems: Problems, text, name, base_dir, overrides, plugins=(),
-                 stored_masks=None):
+                 stored_masks=None, arm=None):
         self.raw, self.p, self.text, self.name = raw, problems, text, name
+        self.arm = arm               # the arm chosen (None: the scenario declares no arms)
         self.base_dir, self.overrides, self.plugins = Path(base_dir), overrides, tuple(plugins)
         self.field_units: dict[str, str] = {}
         self.state_units: dict[str, str] = {}
@@ -134,20 +136,25 @@ class Resolver:
                 if (pp := self.attempt(("populations", i), self.population, pop)) is not None]
         # in time order (file order among equal times, as the runner fires them), so that an
         # event sees the injuries before it (labels_at); a dose expands into its placements
+        kept = {id(e) for e in arm_events(r, self.arm, self.p)}
         events = []
         for i in sorted(range(len(r.events)), key=lambda k: r.events[k].at):
+            if id(r.events[i]) not in kept:
+                continue
             evs = self.attempt(("events", i), self.events_of, r.events[i], checked=True, index=i)
             events.extend(evs or ())
         events.sort(key=lambda e: e.time)
         outputs = self.attempt(("outputs",), self.outputs, fields)
         check_outputs(outputs, dom, self.warnings)
+        reported = claims(r, list(r.outputs.readouts or ()), self.p)
         self.p.raise_first()
         return Scenario(name=r.name, description=r.description, text=self.text,
                         overrides=tuple(self.overrides), source=self.name, base_dir=self.base_dir,
                         domain=dom, tissue=tissue, fields=fields, cell_types=cell_types,
                         populations=pops, events=events, outputs=outputs, processes=processes,
                         plugins=self.plugins, warnings=tuple(self.warnings),
-                        masks=dict(self.mask_arrays))
+                        masks=dict(self.mask_arrays), arms=arms_of(r), arm=self.arm,
+                        reported=reported)
 
     # ------------------------------------------------------------ domain, regions
     def resolve_domain(self) -> Domain:

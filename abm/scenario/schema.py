@@ -12,6 +12,7 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import BeforeValidator, Discriminator, Field, Tag, create_model, model_validator
 
 from ..registry import EVENT_KINDS
+from .arms import ArmSchema, ReportedSchema
 from .problems import custom, did_you_mean, typename
 from .quantities import (
     Count,
@@ -214,7 +215,8 @@ def _one_kind(self):
 
 @lru_cache(maxsize=16)
 def _event_model(kinds: tuple):
-    fields = {"at": (NonNegTime, ...), "repeat": (Optional[RepeatSchema], None)}
+    fields = {"at": (NonNegTime, ...), "repeat": (Optional[RepeatSchema], None),
+              "name": (Optional[str], None)}
     for name, schema in kinds:
         fields[name] = (Optional[schema], None)
     model = create_model("EventSchema", __base__=SchemaModel,
@@ -246,7 +248,9 @@ def _scenario_model(kinds: tuple):
         processes=(dict[str, Optional[dict[str, Raw]]], Field(default_factory=dict)),
         populations=(list[PopulationSchema], Field(default_factory=list)),
         events=(list[_event_model(kinds)], Field(default_factory=list)),
-        outputs=(OutputsSchema, Field(default_factory=OutputsSchema)))
+        outputs=(OutputsSchema, Field(default_factory=OutputsSchema)),
+        arms=(Optional[dict[str, Optional[ArmSchema]]], None), arm=(Optional[str], None),
+        reported=(list[ReportedSchema], Field(default_factory=list)))
 
 
 def scenario_model():

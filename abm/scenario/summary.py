@@ -46,6 +46,14 @@ def summarize(sc) -> str:
                  + ", ".join(r.text for r in o.readouts))
     if sc.plugins:
         lines.append("  plugins: " + ", ".join(sc.plugins))
+    if sc.arms:
+        lines.append("  arms: " + "; ".join(
+            a.name + (" (this run)" if a.name == sc.arm else "")
+            + (f" without {', '.join(a.without)}" if a.without else "")
+            + (f" with {', '.join(a.set)}" if a.set else "") for a in sc.arms.values()))
+    for c in sc.reported:
+        when = "at the end" if c.time is None else f"at {c.time / 60:g} h"
+        lines.append(f"  reported: {c.readout} {when}: {c.a} {c.op} {c.b} ({c.source})")
     lines.extend(f"  warning: {w}" for w in getattr(sc, "warnings", ()))
     return "\n".join(lines)
 
