@@ -5,7 +5,8 @@ Commands::
     abm run SCENARIO [--out RUN.h5] [--backend numpy|cupy] [--seed N] [--until TIME]
                      [--set key.path=value ...] [--overwrite] [--quiet]
     abm resume RUN.h5 [--until TIME] [--backend ...]
-    abm validate SCENARIO [--set ...]
+    abm validate SCENARIO|TRIAL [--set ...]
+    abm trial TRIAL.yaml [--scheduler ADDRESS | --slurm | --pbs] [--workers N] [--out DIR]
     abm info RUN.h5
     abm view RUN.h5 [--field NAME] [--mode slices|iso|volume]
     abm render RUN.h5 --out FILE.png|.gif|.mp4 [--field NAME] [--time T] [--camera PRESET]
@@ -217,6 +218,9 @@ def _main(argv) -> int:
                    help="override one value of the scenario (repeatable)")
     v.add_argument("--arm", default=None, metavar="NAME",
                    help="check this arm of the experiment (one of the scenario's arms:)")
+    from .trial.command import add_trial_parser  # noqa: PLC0415
+
+    add_trial_parser(sub)
     args = p.parse_args(argv)
     try:
         if args.cmd == "info-backend":
@@ -309,7 +313,17 @@ def _main(argv) -> int:
 
             view_run(args.run, field=args.field, mode=args.mode)
             return 0
+        if args.cmd == "trial":
+            from .trial.command import trial_command  # noqa: PLC0415
+
+            return trial_command(args)
         if args.cmd == "validate":
+            from .trial.load import is_trial_file  # noqa: PLC0415
+
+            if is_trial_file(args.scenario):
+                from .trial.command import validate_trial  # noqa: PLC0415
+
+                return validate_trial(args.scenario, args.overrides, args.arm)
             from .run.build import check_memory  # noqa: PLC0415
             from .run.memory import format_bytes  # noqa: PLC0415
             from .scenario import load_scenario  # noqa: PLC0415
