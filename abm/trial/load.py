@@ -76,11 +76,13 @@ def load_trial(path) -> Trial:
     return trial
 
 
-def _known(d: dict, allowed, loc, pb) -> None:
-    for k in d:
-        if k not in allowed:
-            pb.add(loc + (k,), f"unknown key '{k}'{did_you_mean(k, allowed)}; allowed keys: "
-                               f"{', '.join(allowed)}")
+def _known(d: dict, allowed, loc, pb) -> bool:
+    """Add a problem for each key of ``d`` not in ``allowed``; whether there was one."""
+    unknown = [k for k in d if k not in allowed]
+    for k in unknown:
+        pb.add(loc + (k,), f"unknown key '{k}'{did_you_mean(k, allowed)}; allowed keys: "
+                           f"{', '.join(allowed)}")
+    return bool(unknown)
 
 
 def _list_of_str(v, loc, pb) -> tuple[str, ...]:
@@ -133,7 +135,8 @@ def _read(data: dict, pb: Problems, path: Path) -> Trial | None:
                            f"{typename(t)}")
         return None
     L = ("trial",)
-    _known(t, TRIAL_KEYS, L, pb)
+    # a misspelt key is the problem to report, not the required key it then lacks
+    typo = _known(t, TRIAL_KEYS, L, pb)
     name = _name(t.get("name", path.stem), L + ("name",), pb, "the trial name")
     seed = t.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -148,13 +151,14 @@ def _read(data: dict, pb: Problems, path: Path) -> Trial | None:
 
     arms = {}
     raw_arms = t.get("arms")
-    if not isinstance(raw_arms, dict) or not raw_arms:
+    if (not isinstance(raw_arms, dict) or not raw_arms) and not (typo and raw_arms is None):
         pb.add(L + ("arms",), "arms: must map arm names to {set: [...]} (at least two arms, e.g. "
                               "treated: {set: [arm=treated]} and control: {set: [arm=control]}), got "
                               f"{typename(raw_arms)}")
         raw_arms = {}
     elif len(raw_arms) < 2:
         pb.add(L + ("arms",), "a trial compares arms: declare at least two (e.g. treated and control)")
+    raw_arms = raw_arms if isinstance(raw_arms, dict) else {}
     for an, a in raw_arms.items():
         loc = L + ("arms", an)
         _name(an, loc, pb, "arm name")
@@ -216,10 +220,11 @@ def _read(data: dict, pb: Problems, path: Path) -> Trial | None:
 
     outcomes = []
     raw_out = t.get("outcomes")
-    if not isinstance(raw_out, list) or not raw_out:
+    if (not isinstance(raw_out, list) or not raw_out) and not (typo and raw_out is None):
         pb.add(L + ("outcomes",), "outcomes: lists the readouts compared, e.g. "
                                   "[{readout: count BMSC in penumbra, at: 24 h}]")
         raw_out = []
+    raw_out = raw_out if isinstance(raw_out, list) else []
     for i, o in enumerate(raw_out):
         loc = L + ("outcomes", i)
         if isinstance(o, str):
@@ -384,5 +389,7 @@ def check_trial(trial: Trial):
                                           f"(arm {arm.name}, study {study.name}: every "
                                           f"{every * dt:g} min to {n_end * dt:g} min); the nearest is "
                                           f"{near:g} min")
+    seen = set()          # one problem per place (not one per arm and study it recurs in)
+    pb.items = [it for it in pb.items if not (it[0] in seen or seen.add(it[0]))]
     pb.raise_first()
     return loaded

@@ -132,10 +132,18 @@ def pool(effects, variances) -> Pooled:
         se = math.sqrt(v[0])
         return Pooled(float(y[0]), se, float(y[0] - Z95 * se), float(y[0] + Z95 * se), 0.0,
                       math.nan, math.nan, 0, math.nan, 1, [1.0])
-    r = combine_effects(y, v, method_re="dl")
-    _, (lo, hi), *_ = r.conf_int()
+    with np.errstate(invalid="ignore"):     # square roots of a negative tau^2's variances
+        r = combine_effects(y, v, method_re="dl")
+    (lo_fe, hi_fe), (lo, hi), *_ = r.conf_int()
     h = r.test_homogeneity()
     q, p, df = h.statistic, h.pvalue, h.df
+    if r.tau2 < 0:
+        # Q below its df: DerSimonian and Laird truncate tau^2 at 0, and the random-effects
+        # estimate is then the fixed-effect one; statsmodels (0.14-0.15) leaves tau^2
+        # negative and weights with it, so its fixed-effect results are taken instead
+        return Pooled(float(r.mean_effect_fe), float(r.sd_eff_w_fe), float(lo_fe), float(hi_fe),
+                      0.0, 0.0, float(q), int(df), float(p), int(y.size),
+                      [float(w) for w in r.weights_rel_fe])
     return Pooled(float(r.mean_effect_re), float(r.sd_eff_w_re), float(lo), float(hi),
                   float(r.tau2), max(0.0, float(r.i2)), float(q), int(df), float(p), int(y.size),
                   [float(w) for w in r.weights_rel_re])
@@ -152,8 +160,9 @@ def subgroup_test(pooled: dict) -> tuple[float, int, float]:
     est = [p for p in pooled.values() if math.isfinite(p.g) and p.se > 0]
     if len(est) < 2:
         return math.nan, 0, math.nan
-    r = combine_effects(np.array([p.g for p in est]), np.array([p.se ** 2 for p in est]),
-                        method_re="dl")
+    with np.errstate(invalid="ignore"):     # Q does not depend on tau^2 (may be < 0 here)
+        r = combine_effects(np.array([p.g for p in est]), np.array([p.se ** 2 for p in est]),
+                            method_re="dl")
     h = r.test_homogeneity()
     q, p, df = h.statistic, h.pvalue, h.df
     return float(q), int(df), float(p)
