@@ -10,6 +10,10 @@ decided from the scenario itself:
   ``steps_after`` steps (so every event kind it uses fires once);
 * a scenario without events runs ``steps_after`` steps.
 
+A scenario whose treatment comes late (BMSCs a day after a stroke) would spend the whole
+shortened run before it; ``treatment_at`` moves the events an arm leaves out by name
+(``without:``) to an earlier time first, so that a short run still sees the treatment act.
+
 An event at time ``t`` fires at the start of step ``ceil(t / dt)`` (:mod:`abm.run.runner`),
 so the shortened duration is ``(ceil(t / dt) + steps_after) · dt``, never longer than the
 scenario's own. A fixed ``duration`` may be given instead. The variant is a list of
@@ -23,11 +27,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional, Sequence
 
 from ..errors import ModelInputError
 
-__all__ = ["Shortening", "treatment_times", "shorten"]
+__all__ = ["Shortening", "treatment_times", "left_out_events", "shorten"]
 
 _EPS = 1e-9
 
@@ -86,8 +91,22 @@ def treatment_times(scenario, overrides: Sequence[str] = ()) -> list[float]:
     return sorted(times)
 
 
+def left_out_events(scenario) -> list[int]:
+    """Indices (file order) of the events some arm leaves out by name (``without:``)."""
+    from ..scenario.yamltree import read_tree  # noqa: PLC0415
+
+    path = Path(scenario)
+    data, _, _ = read_tree(path.read_text(encoding="utf-8"), path.name)
+    arms = data.get("arms") if isinstance(data.get("arms"), dict) else {}
+    names = {n for spec in arms.values() if isinstance(spec, dict)
+             for n in (spec.get("without") or ()) if isinstance(n, str)}
+    events = data.get("events") if isinstance(data.get("events"), list) else []
+    return [i for i, e in enumerate(events) if isinstance(e, dict) and e.get("name") in names]
+
+
 def shorten(scenario, *, steps_after: int = 5, duration: Optional[str] = None,
-            overrides: Sequence[str] = (), every_step: bool = True) -> Shortening:
+            treatment_at: Optional[str] = None, overrides: Sequence[str] = (),
+            every_step: bool = True) -> Shortening:
     """The overrides that shorten a scenario (module docs).
 
     Parameters
@@ -98,6 +117,9 @@ def shorten(scenario, *, steps_after: int = 5, duration: Optional[str] = None,
         Steps to run after the anchor event has fired (>= 1).
     duration : str, optional
         A fixed simulated time with its unit (``"3 h"``) instead of the anchor rule.
+    treatment_at : str, optional
+        A time with its unit: first move every event an arm leaves out by name to it
+        (overrides ``events.<i>.at``, kept in the result).
     overrides : sequence of str
         Extra overrides applied first (e.g. a smaller ``domain.extent``); the shortening
         is computed on the scenario they give.
@@ -111,13 +133,21 @@ def shorten(scenario, *, steps_after: int = 5, duration: Optional[str] = None,
     Raises
     ------
     abm.errors.ModelInputError
-        ``steps_after`` below 1, or a ``duration`` that is not a time.
+        ``steps_after`` below 1, a ``duration`` that is not a time, or ``treatment_at``
+        for a scenario none of whose arms leaves out an event by name.
     abm.scenario.ScenarioError
         The scenario with the overrides is not valid.
     """
     if int(steps_after) < 1:
         raise ModelInputError(f"steps_after = {steps_after}; give 1 or more steps")
     overrides = tuple(str(o) for o in overrides)
+    if treatment_at is not None:
+        moved = left_out_events(scenario)
+        if not moved:
+            raise ModelInputError(f"treatment_at={treatment_at!r}: no arm of {Path(scenario).name} "
+                                  "leaves out an event by name (without:), so there is no "
+                                  "treatment to move")
+        overrides += tuple(f"events.{i}.at={treatment_at}" for i in moved)
     per_arm = _arm_scenarios(scenario, overrides)
     sc = next(iter(per_arm.values()))
     dt, full = sc.domain.dt, sc.domain.n_steps * sc.domain.dt

@@ -59,3 +59,16 @@ def test_a_scenario_without_events_runs_its_steps_after(tmp_path):
     text = TEXT.split("arms:")[0] + "outputs: {readouts: [total SDF-1a]}\n"
     s = shorten(write(tmp_path, text), steps_after=4)
     assert (s.anchor, s.duration_min) == ("no events", 8.0)
+
+
+def test_a_late_treatment_can_be_moved_earlier(tmp_path):
+    path = write(tmp_path, TEXT.replace("at: 10 min, injection", "at: 40 min, injection"))
+    s = shorten(path, treatment_at="4 min", steps_after=2)
+    assert s.overrides[0] == "events.0.at=4 min"
+    assert (s.anchor_min, s.duration_min) == (4.0, 8.0)
+    quick = load_scenario(path, list(s.overrides))
+    assert [e.time for e in quick.events if e.kind == "injection"] == [4.0]
+    noarms = write(tmp_path, TEXT.split("arms:")[0] + "outputs: {readouts: [total SDF-1a]}\n",
+                   "noarms.yaml")
+    with pytest.raises(ModelInputError, match="no arm of noarms.yaml leaves out an event"):
+        shorten(noarms, treatment_at="4 min")

@@ -1,0 +1,40 @@
+"""Every shipped scenario, shortened, reproduces its stored golden readout table bit for bit.
+
+One test per scenario file and arm (:mod:`goldens` says which runs and how they are
+shortened; its ``SHORTEN`` table holds the per-file settings). A change that alters any
+readout at any step fails here with the first row that differs; a new scenario without a
+golden table fails with the command that makes it. Regenerate only for an intended change:
+``python -m tests.golden.regen [--only NAME]``.
+"""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from goldens import GOLDEN_DIR, SHORTEN, cases, check_case, golden_run  # noqa: E402
+
+CASES = cases()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_scenario_reproduces_its_golden_table(case):
+    columns, meta = golden_run(case)
+    problem = check_case(case, columns, meta)
+    if problem:
+        pytest.fail(problem, pytrace=False)
+
+
+def test_every_golden_table_belongs_to_a_scenario():
+    made = {c.golden for c in CASES}
+    stale = [p.name for p in sorted(GOLDEN_DIR.glob("*.csv")) if p not in made]
+    assert not stale, (f"golden tables no scenario writes: {', '.join(stale)}; remove them "
+                       "(python -m tests.golden.regen removes them)")
+
+
+def test_every_shorten_entry_names_a_scenario():
+    known = {c.rel for c in CASES}
+    unknown = [k for k in SHORTEN if k not in known]
+    assert not unknown, f"SHORTEN names files that are not scenarios: {', '.join(unknown)}"
