@@ -124,7 +124,7 @@ class ClaimResult:
         if c.time is None or abs(self.time_used - c.time) > 1e-9 * max(1.0, c.time):
             when += f" (readout at {format_minutes(self.time_used)})"
         unit = f" {self.unit}" if self.unit and self.unit not in ("1", "cells") else ""
-        arms = (f"{_arm_text(self.a)}{unit} {c.op} {_arm_text(self.b)}{unit}")
+        arms = f"{_arm_text(self.a, unit)} {c.op} {_arm_text(self.b, unit)}"
         verdict = "holds" if self.holds else "does NOT hold"
         tail = f"; {'; '.join(self.notes)}" if self.notes else ""
         return (f"{c.readout} {when}: {arms}; Welch p={_num(self.p_welch)}, Mann-Whitney "
@@ -229,8 +229,8 @@ def format_minutes(minutes: float) -> str:
     return f"{m:g} min"
 
 
-def _arm_text(v: ArmValues) -> str:
-    return f"{v.arm} {_num(v.mean, 4)} +/- {_num(v.sd, 2)} (n={v.n})"
+def _arm_text(v: ArmValues, unit: str) -> str:
+    return f"{v.arm} {_num(v.mean, 4)} +/- {_num(v.sd, 2)}{unit} (n={v.n})"
 
 
 def _num(x: float, digits: int = 2) -> str:

@@ -1,0 +1,203 @@
+#!/usr/bin/env python
+"""The brain seed experiments against what their papers report: runs, statistics, figures.
+
+Run from the repository root::
+
+    python benchmarks/brain_report.py                          # every scenario in scenarios/brain/
+    python benchmarks/brain_report.py --only zhang2006_mcao_intracarotid --animals 10
+    python benchmarks/brain_report.py --quick                  # shortened runs (a smoke test)
+    python benchmarks/brain_report.py --scenario my.yaml --quick --out /tmp/report
+
+For each scenario every arm it declares runs once per virtual animal (``--animals N``
+seeds: the scenario's seed, +1, +2, ...; the same seeds in every arm), at full size and
+duration unless ``--quick``. Every ``reported:`` finding is then compared over the animals
+(:func:`abm.experiment.compare_claim`: per arm n, mean, SD, SEM; two-sided Welch t and
+Mann-Whitney U p values; Hedges' g with its 95 % interval; whether the direction holds),
+and each reported readout is drawn over time, one line per arm at the mean over the
+animals with a band of ± 1 SD (:func:`viz.arms.plot_arms`).
+
+Written (``DATE`` is today's UTC date, ``--out`` defaults to ``benchmarks/results``):
+
+* ``brain_report_DATE.json``: the machine, the command, and per scenario the arms, seeds,
+  overrides, simulated time, each run's wall time (s) and backend, and every claim;
+* ``brain_report_DATE/<scenario>.png``: the figures.
+
+``--quick`` shortens each scenario to its first treatment plus a few steps
+(:func:`abm.experiment.shorten`); a finding dated later is then read at the end of the
+shortened runs, and the JSON and the printed lines say so. Whether a finding holds is a
+result, not an error: the script exits 0 when it ran, 2 for bad input (an unknown
+scenario, a bad override, an existing report without ``--overwrite``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BRAIN = ROOT / "scenarios" / "brain"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python benchmarks/brain_report.py",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", action="append", default=[], metavar="NAME",
+                    help="a scenario of scenarios/brain/ by file stem (repeatable)")
+    ap.add_argument("--scenario", action="append", default=[], metavar="FILE", type=Path,
+                    help="a scenario file instead of scenarios/brain/ (repeatable)")
+    ap.add_argument("--animals", type=int, default=3, metavar="N",
+                    help="virtual animals (seeds) per arm (default 3)")
+    ap.add_argument("--quick", action="store_true",
+                    help="shortened runs: to the first treatment and 5 steps more")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                    help="an override for every run, as abm run --set (repeatable)")
+    ap.add_argument("--workers", type=int, default=1, help="runs at the same time (processes)")
+    ap.add_argument("--backend", choices=["numpy", "cupy"], default=None)
+    ap.add_argument("--out", type=Path, default=RESULTS, help="folder for the report")
+    ap.add_argument("--keep-runs", action="store_true",
+                    help="keep the run files in <out>/brain_report_DATE/runs/")
+    ap.add_argument("--overwrite", action="store_true", help="replace a report of the same date")
+    return ap
+
+
+def _scenarios(args) -> list[Path]:
+    from abm.errors import ModelInputError  # noqa: PLC0415
+    from abm.registry import did_you_mean  # noqa: PLC0415
+
+    if args.scenario:
+        for p in args.scenario:
+            if not p.is_file():
+                raise ModelInputError(f"scenario file {p} not found; check the path")
+        return list(args.scenario)
+    found = sorted(BRAIN.glob("*.yaml"))
+    if not args.only:
+        if not found:
+            raise ModelInputError(f"no scenario files in {BRAIN}; give --scenario FILE")
+        return found
+    stems = {p.stem: p for p in found}
+    for name in args.only:
+        if name not in stems:
+            raise ModelInputError(f"no scenario {name!r} in scenarios/brain/"
+                                  f"{did_you_mean(name, list(stems))}; there are: "
+                                  f"{', '.join(stems) or 'none'}")
+    return [stems[n] for n in args.only]
+
+
+def _machine() -> dict:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from fields import machine_info  # noqa: PLC0415 (benchmarks/fields.py)
+
+    return machine_info()
+
+
+def report_scenario(path: Path, args, run_dir: Path, fig_dir: Path, bar) -> dict:
+    """Run one scenario's arms over the animals, compare its claims, draw its figure."""
+    from abm.experiment import compare_claim, run_arms, shorten  # noqa: PLC0415
+    from abm.runfile import open_run  # noqa: PLC0415
+    from abm.scenario import load_scenario  # noqa: PLC0415
+
+    extra = list(args.overrides)
+    overrides = list(shorten(path, overrides=extra).overrides) if args.quick else extra
+    sc = load_scenario(path, overrides)
+    base = sc.domain.seed if sc.domain.seed is not None else 1
+    seeds = [int(base) + k for k in range(args.animals)]
+    entry = {"file": str(path), "name": sc.name, "description": sc.description,
+             "arms": list(sc.arms), "seeds": seeds, "overrides": overrides,
+             "simulated_min": sc.domain.n_steps * sc.domain.dt,
+             "lattice": list(sc.domain.shape), "voxel_um": sc.domain.dx, "dt_min": sc.domain.dt}
+    if not sc.arms:
+        entry["skipped"] = "declares no arms: nothing to compare"
+        return entry
+    folder = run_dir / sc.name
+    folder.mkdir(parents=True, exist_ok=True)
+    runs = run_arms(path, seeds=seeds, overrides=overrides, out_dir=folder,
+                    backend=args.backend, workers=args.workers, overwrite=True,
+                    on_run=lambda t: bar.update(1))
+    entry["runs"] = []
+    for arm, tables in runs.items():
+        for t in tables:
+            with open_run(t.path) as r:
+                where = {"backend": r.attrs.get("backend"), "device": r.attrs.get("device")}
+            entry["runs"].append({"arm": arm, "seed": t.seed, "wall_s": round(t.wall_s, 3),
+                                  **where})
+    walls = [r["wall_s"] for r in entry["runs"]]
+    entry["wall_s_per_run_mean"] = sum(walls) / len(walls)
+    entry["claims"] = [compare_claim(c, runs).as_dict() for c in sc.reported]
+    readouts = list(dict.fromkeys(c.readout for c in sc.reported))
+    if readouts:
+        from viz.arms import plot_arms  # noqa: PLC0415
+
+        fig = fig_dir / f"{sc.name}.png"
+        unit = "d" if entry["simulated_min"] >= 2 * 1440 else "h"
+        plot_arms({a: [t.path for t in ts] for a, ts in runs.items()}, fig, readouts=readouts,
+                  time_unit=unit, band="sd", overwrite=True)
+        entry["figure"] = str(fig)
+    return entry
+
+
+def main(argv=None) -> int:
+    """Run the report; returns the exit status (0 when it ran, 2 for bad input)."""
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from abm.errors import ModelInputError  # noqa: PLC0415
+    from abm.runfile import RunFileError  # noqa: PLC0415
+    from abm.scenario import ScenarioError, load_scenario  # noqa: PLC0415
+
+    args = _parser().parse_args(argv)
+    try:
+        if args.animals < 1:
+            raise ModelInputError(f"--animals {args.animals}; give 1 or more")
+        paths = _scenarios(args)
+        date = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        out = Path(args.out)
+        if not out.is_dir():
+            raise ModelInputError(f"folder {out} does not exist; create it or choose another --out")
+        js, fig_dir = out / f"brain_report_{date}.json", out / f"brain_report_{date}"
+        if js.exists() and not args.overwrite:
+            raise ModelInputError(f"{js} exists; pass --overwrite to replace it or choose --out")
+        n_runs = 0
+        for p in paths:
+            sc = load_scenario(p, list(args.overrides))
+            n_runs += len(sc.arms) * args.animals
+    except (ModelInputError, ScenarioError, RunFileError) as exc:
+        print(f"brain_report: {exc}", file=sys.stderr)
+        return 2
+    fig_dir.mkdir(exist_ok=True)
+    report = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "command": " ".join(["python", "benchmarks/brain_report.py", *(argv or sys.argv[1:])]),
+              "quick": args.quick, "animals": args.animals, "machine": _machine(),
+              "scenarios": {}}
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="brain-report-") as tmp, \
+            tqdm(total=n_runs, unit="run", file=sys.stderr, dynamic_ncols=True) as bar:
+        run_dir = fig_dir / "runs" if args.keep_runs else Path(tmp)
+        for p in paths:
+            bar.set_postfix_str(p.stem, refresh=True)
+            try:
+                entry = report_scenario(p, args, run_dir, fig_dir, bar)
+            except (ModelInputError, ScenarioError, RunFileError) as exc:
+                print(f"brain_report: {p.name}: {exc}", file=sys.stderr)
+                return 2
+            report["scenarios"][entry["name"]] = entry
+    report["wall_s"] = round(time.perf_counter() - t0, 3)
+    claims = [c for e in report["scenarios"].values() for c in e.get("claims", [])]
+    report["summary"] = {"claims": len(claims), "hold": sum(c["holds"] for c in claims)}
+    js.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    for name, e in report["scenarios"].items():
+        print(f"{name}: {len(e.get('runs', []))} runs, {e.get('wall_s_per_run_mean', 0):.1f} s "
+              f"a run" + (f" ({e['skipped']})" if "skipped" in e else ""))
+        for c in e.get("claims", []):
+            print(f"  {c['describe']}")
+    print(f"{report['summary']['hold']} of {len(claims)} reported findings hold; wrote {js} "
+          f"and {fig_dir}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
