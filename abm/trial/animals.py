@@ -36,7 +36,8 @@ class Animal:
     scenario : str
         Absolute path of the scenario file.
     overrides : tuple of str
-        Arm, study and drawn ``--set`` overrides, in that order (stored in the run file).
+        The trial's, the arm's, the study's and the drawn ``--set`` overrides, in that order
+        (stored in the run file).
     draws : dict
         Varied key path -> drawn value (in the unit of its distribution).
     path : str
@@ -73,11 +74,14 @@ def plan_animals(trial: Trial, out_dir) -> list[Animal]:
                            .generate_state(1)[0] & 0x7FFFFFFF)
                 draws, sets = {}, []
                 for v in trial.variability:
+                    if v.arms is not None and arm.name not in v.arms:
+                        continue
                     rng = np.random.default_rng(stream(trial.seed, study.name, arm.name, i, v.key))
                     x = v.draw(rng)
                     draws[v.key] = x
                     sets.append(v.override(x))
                 a = Animal(study.name, arm.name, i, seed, str(arm.scenario),
-                           (*arm.overrides, *study.overrides, *sets), draws, "", outcomes)
+                           (*trial.overrides, *arm.overrides, *study.overrides, *sets), draws, "",
+                           outcomes)
                 animals.append(Animal(**{**a.__dict__, "path": str(runs / f"{a.name}.h5")}))
     return animals

@@ -46,6 +46,8 @@ def add_trial_parser(sub) -> None:
 
 def _summary(trial, loaded) -> str:
     lines = [f"trial {trial.name} ({trial.source.name}): seed {trial.seed}, {trial.n_runs} runs"]
+    if trial.overrides:
+        lines.append(f"  every arm    {' '.join(trial.overrides)}")
     for a in trial.arms.values():
         lines.append(f"  arm {a.name:<12} {a.scenario.name} {' '.join(a.overrides)}".rstrip())
     for s in trial.studies:
@@ -54,7 +56,8 @@ def _summary(trial, loaded) -> str:
                      f"{f' [{sub}]' if sub else ''}".rstrip())
     for v in trial.variability:
         p = ", ".join(f"{k} {x:g}" for k, x in v.params.items())
-        lines.append(f"  varies {v.key}: {v.kind} ({p}) {v.unit}".rstrip())
+        only = f" (arms: {', '.join(v.arms)})" if v.arms else ""
+        lines.append(f"  varies {v.key}: {v.kind} ({p}) {v.unit}".rstrip() + only)
     for o in trial.outcomes:
         lines.append(f"  outcome {o.label}")
     for c in trial.comparisons:

@@ -24,7 +24,7 @@ from .variability import VariationProblem, parse_variation
 __all__ = ["load_trial", "is_trial_file", "check_trial", "TRIAL_KEYS"]
 
 #: Keys of the ``trial:`` mapping.
-TRIAL_KEYS = ("name", "description", "scenario", "seed", "animals", "arms", "comparisons",
+TRIAL_KEYS = ("name", "description", "scenario", "seed", "animals", "set", "arms", "comparisons",
               "variability", "outcomes", "studies", "cluster")
 _ARM_KEYS = ("scenario", "set", "description")
 _STUDY_KEYS = ("name", "animals", "set", "subgroups", "description")
@@ -214,9 +214,15 @@ def _read(data: dict, pb: Problems, path: Path) -> Trial | None:
         raw_var = {}
     for key, spec in raw_var.items():
         try:
-            variability.append(parse_variation(str(key), spec))
+            v = parse_variation(str(key), spec)
         except VariationProblem as exc:
             pb.add(L + ("variability", key) + exc.key, str(exc))
+            continue
+        for i, a in enumerate(v.arms or ()):
+            if a not in arms and raw_arms:
+                pb.add(L + ("variability", key, "arms", i), f"no arm named '{a}'{did_you_mean(a, arms)}; "
+                                                            f"arms: {', '.join(arms)}")
+        variability.append(v)
 
     outcomes = []
     raw_out = t.get("outcomes")
@@ -273,9 +279,11 @@ def _read(data: dict, pb: Problems, path: Path) -> Trial | None:
     n_runs = sum(s.animals for s in studies) * max(1, len(arms))
     if n_runs > MAX_RUNS:
         pb.add(L + ("animals",), f"the trial plans {n_runs} runs, over the limit of {MAX_RUNS}")
+    overrides = _list_of_str(t.get("set"), L + ("set",), pb)
     if pb.items:
         return None
-    return Trial(name, path, seed, arms, studies, variability, outcomes, comparisons, resources)
+    return Trial(name, path, seed, arms, studies, variability, outcomes, comparisons, resources,
+                 overrides)
 
 
 def _resources(c, loc, pb) -> Resources:
@@ -331,6 +339,9 @@ def _blame(trial: Trial, exc: ScenarioError, study, arm) -> tuple[tuple, str]:
     for v in trial.variability:
         if f"--set {v.key}" in msg:
             return L + ("variability", v.key), msg
+    for i, s in enumerate(trial.overrides):
+        if f"--set {s.partition('=')[0].strip()}" in msg:
+            return L + ("set", i), msg
     for i, s in enumerate(study.overrides):
         if f"--set {s.partition('=')[0].strip()}" in msg:
             return L + ("studies", trial.studies.index(study), "set", i), msg
@@ -361,12 +372,14 @@ def check_trial(trial: Trial):
     text = trial.source.read_text(encoding="utf-8")
     _, lines, _ = read_tree(text, trial.source.name)
     pb = Problems(trial.source.name, lines)
-    central = [v.override(v.centre) for v in trial.variability]
     loaded = {}
-    for si, study in enumerate(trial.studies):
+    for study in trial.studies:
         for arm in trial.arms.values():
+            central = [v.override(v.centre) for v in trial.variability
+                       if v.arms is None or arm.name in v.arms]
             try:
-                sc = load_scenario(arm.scenario, overrides=[*arm.overrides, *study.overrides, *central])
+                sc = load_scenario(arm.scenario, overrides=[*trial.overrides, *arm.overrides,
+                                                            *study.overrides, *central])
             except ScenarioError as exc:
                 loc, msg = _blame(trial, exc, study, arm)
                 pb.add(loc, f"the scenario refuses this {'study' if 'studies' in loc else 'entry'} "

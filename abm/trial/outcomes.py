@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..runfile import RunFileError, open_run
+from .spec import outcome_label
 
 __all__ = ["run_state", "outcome_values", "FINISHED", "PARTIAL", "ABSENT"]
 
@@ -51,7 +52,7 @@ def run_state(animal) -> str:
 
 
 def outcome_values(path, outcomes) -> dict:
-    """``{"readout @ time": value}`` for ``outcomes`` ((readout, time min or None), ...).
+    """``{label: value}`` (:func:`~abm.trial.spec.outcome_label`) for ``outcomes`` ((readout, time min or None), ...).
 
     A time that the run did not reach (or a readout it does not hold) gives NaN.
     """
@@ -60,7 +61,7 @@ def outcome_values(path, outcomes) -> dict:
         ro = r.readouts()
     t = ro.get("time_min", np.zeros(0))
     for name, time in outcomes:
-        label = f"{name} @ {'end' if time is None else f'{time:g} min'}"
+        label = outcome_label(name, time)
         col = ro.get(name)
         if col is None or not len(t):
             out[label] = math.nan

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Arm", "Study", "Outcome", "Comparison", "Resources", "Trial"]
+__all__ = ["Arm", "Study", "Outcome", "Comparison", "Resources", "Trial", "outcome_label"]
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,17 @@ class Outcome:
 
     @property
     def label(self) -> str:
-        """``count BMSC @ 480 min``; the end is written ``@ end``."""
-        return f"{self.readout} @ {'end' if self.time is None else f'{self.time:g} min'}"
+        """``count BMSC @ 24 h`` (whole hours in h, else min); the end is ``@ end``."""
+        return outcome_label(self.readout, self.time)
+
+
+def outcome_label(readout: str, time: float | None) -> str:
+    """The column name of an outcome: ``count BMSC @ 24 h``, ``... @ 90 min``, ``... @ end``."""
+    if time is None:
+        return f"{readout} @ end"
+    if time >= 60 and abs(time / 60 - round(time / 60)) < 1e-9:
+        return f"{readout} @ {round(time / 60)} h"
+    return f"{readout} @ {time:g} min"
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,8 @@ class Trial:
     outcomes : list of Outcome
     comparisons : list of Comparison
     resources : Resources
+    overrides : tuple of str
+        ``--set`` overrides of every arm (``trial.set``), applied before the arm's own.
     """
 
     name: str
@@ -124,6 +135,7 @@ class Trial:
     outcomes: list
     comparisons: list
     resources: Resources
+    overrides: tuple = ()
 
     @property
     def n_runs(self) -> int:

@@ -134,7 +134,7 @@ def pool(effects, variances) -> Pooled:
                       math.nan, math.nan, 0, math.nan, 1, [1.0])
     with np.errstate(invalid="ignore"):     # square roots of a negative tau^2's variances
         r = combine_effects(y, v, method_re="dl")
-    (lo_fe, hi_fe), (lo, hi), *_ = r.conf_int()
+        (lo_fe, hi_fe), (lo, hi), *_ = r.conf_int()
     h = r.test_homogeneity()
     q, p, df = h.statistic, h.pvalue, h.df
     if r.tau2 < 0:

@@ -5,7 +5,7 @@ density of microglia. A trial file gives each varied scenario value (by its ``--
 path) a distribution with units::
 
     variability:
-      events.2.injection.dose: {lognormal: {mean: 150 cells, cv: 0.3}, whole: true}
+      events.2.injection.dose: {lognormal: {mean: 150 cells, cv: 0.3}, whole: true, arms: [treated]}
       events.0.injury.region.outer_radius: {normal: {mean: 260 um, sd: 20 um}, min: 200 um}
       populations.1.density: {uniform: {low: 1.2e4 cells/mm^3, high: 1.8e4 cells/mm^3}}
 
@@ -19,7 +19,8 @@ The log-normal is given by its arithmetic mean and coefficient of variation (SD/
 as biologists report variation; with ``s2 = ln(1 + cv^2)`` the underlying normal of
 ``ln X`` has SD ``sqrt(s2)`` and mean ``ln(mean) - s2/2``. ``min``/``max`` truncate a
 distribution (values outside are drawn again); ``whole: true`` rounds to whole numbers
-(cell counts).
+(cell counts); ``arms: [treated]`` varies the value in those arms only (a vehicle control
+keeps its dose of 0 cells).
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ class Variation:
         Truncation bounds in ``unit`` (``-inf``/``inf``: none).
     whole : bool
         Round each draw to a whole number.
+    arms : tuple of str or None
+        The arms whose animals vary this value (None: every arm); the others keep the
+        scenario's (or their arm's) value, e.g. a vehicle control's dose of 0.
     """
 
     key: str
@@ -77,6 +81,7 @@ class Variation:
     low: float = -math.inf
     high: float = math.inf
     whole: bool = False
+    arms: tuple | None = None
 
     @property
     def centre(self) -> float:
@@ -156,11 +161,11 @@ def parse_variation(key: str, spec) -> Variation:
     if not isinstance(spec, dict):
         raise VariationProblem("expected a mapping such as {normal: {mean: 260 um, sd: 20 um}}")
     names = [k for k in spec if k in DISTRIBUTIONS]
-    extra = [k for k in spec if k not in DISTRIBUTIONS and k not in ("min", "max", "whole")]
+    extra = [k for k in spec if k not in DISTRIBUTIONS and k not in ("min", "max", "whole", "arms")]
     if extra:
         from ..registry import did_you_mean  # noqa: PLC0415
 
-        allowed = [*DISTRIBUTIONS, "min", "max", "whole"]
+        allowed = [*DISTRIBUTIONS, "min", "max", "whole", "arms"]
         raise VariationProblem(f"unknown key '{extra[0]}'{did_you_mean(extra[0], allowed)}; "
                                f"allowed: {', '.join(allowed)}", (extra[0],))
     if len(names) != 1:
@@ -195,7 +200,12 @@ def parse_variation(key: str, spec) -> Variation:
     whole = spec.get("whole", False)
     if not isinstance(whole, bool):
         raise VariationProblem(f"whole must be true or false, got {whole!r}", ("whole",))
-    v = Variation(key, kind, params, unit, low, high, whole)
+    arms = spec.get("arms")
+    if arms is not None and (not isinstance(arms, list) or not arms
+                             or not all(isinstance(a, str) for a in arms)):
+        raise VariationProblem(f"arms must list the arms that vary this value, e.g. [treated], got "
+                               f"{arms!r}", ("arms",))
+    v = Variation(key, kind, params, unit, low, high, whole, tuple(arms) if arms else None)
     v.draw(np.random.default_rng(0))           # a truncation that leaves nothing is refused now
     return v
 

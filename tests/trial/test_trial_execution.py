@@ -167,3 +167,31 @@ def test_abm_trial_on_the_command_line(tmp_path, capsys, monkeypatch):
     assert main(["trial", str(path), "--job-script"]) == 2
     assert "give --slurm or --pbs" in capsys.readouterr().err
     assert main(["trial", str(path), "--workers", "0"]) == 2
+
+
+STUDIES = """\
+studies:
+  - {name: fine, animals: 2, set: ["domain.dt=2 min"], subgroups: {step: fine}}
+  - {name: coarse, animals: 2, set: ["domain.dt=5 min"], subgroups: {step: coarse}}
+  - {name: coarse2, animals: 3, set: ["domain.dt=5 min"], subgroups: {step: coarse}}
+"""
+
+
+def test_studies_are_run_with_their_protocols_and_pooled_with_subgroups(tmp_path, dask_client):
+    trial = load_trial(write_trial(tmp_path, extra=STUDIES))
+    out = tmp_path / "out"
+    res = run_trial(trial, out, client=dask_client, progress=False, echo=_quiet)
+    assert len(list((out / "runs").glob("*.h5"))) == 14
+    a = next(a for a in plan_animals(trial, out) if a.name == "coarse2-treated-002")
+    with open_run(a.path) as r:
+        assert list(r.attrs["overrides"]) == list(a.overrides)
+        assert list(r.attrs["overrides"])[:2] == ["arm=treated", "domain.dt=5 min"]
+        assert r.attrs["dt_min"] == 5.0
+    e = res.effects[res.effects["outcome"] == "count BMSC @ 30 min"]
+    studies = e[e["level"] == "study"].set_index("study")
+    assert list(studies.index) == ["fine", "coarse", "coarse2"]
+    assert studies.loc["coarse2", "n_treated"] == 3 and studies.loc["fine", "n_control"] == 2
+    pooled = e[e["level"] == "pooled"].iloc[0]
+    assert pooled["k"] == 3 and pooled["q_df"] == 2
+    assert sorted(e.loc[e["level"] == "subgroup", "group"]) == ["coarse", "fine"]
+    assert e.loc[e["level"] == "subgroup test", "q_df"].iloc[0] == 1

@@ -87,7 +87,7 @@ def test_the_effects_table_from_animal_values_reproduces_metafor():
         for arm, m, s, n in (("treated", m1, s1, n1), ("control", m2, s2, n2)):
             for v in _animals(rng.normal(size=n), m, s):
                 rows.append({"study": name, "arm": arm, "status": "finished",
-                             "count BMSC @ 60 min": v})
+                             "count BMSC @ 1 h": v})
     table = effects_table(_trial(studies), pd.DataFrame(rows))
     per_study = table[table["level"] == "study"].set_index("study")
     for (name, *_), yi in zip(CHEN_PEACE, METAFOR_YI):
