@@ -131,14 +131,20 @@ def cases(root: Path = SCENARIOS, golden_dir: Path = GOLDEN_DIR) -> list[Case]:
             for arm in declared_arms(Path(root) / rel)]
 
 
+def opts_of(case: Case, shorten_table: Optional[dict] = None) -> dict:
+    """The keyword arguments of :func:`abm.experiment.shorten` for a case (defaults filled)."""
+    opts = dict((SHORTEN if shorten_table is None else shorten_table).get(case.rel, {}))
+    opts.setdefault("steps_after", STEPS_AFTER)
+    return opts
+
+
 def golden_settings(case: Case, shorten_table: Optional[dict] = None):
     """The shortening (:class:`abm.experiment.Shortening`) and seed of a case's golden run."""
     from abm.experiment import shorten  # noqa: PLC0415
     from abm.scenario import load_scenario  # noqa: PLC0415
 
-    opts = dict((SHORTEN if shorten_table is None else shorten_table).get(case.rel, {}))
+    opts = opts_of(case, shorten_table)
     extra = opts.pop("set", ())
-    opts.setdefault("steps_after", STEPS_AFTER)
     path = case.root / case.rel
     s = shorten(path, overrides=extra, **opts)
     seed = load_scenario(path, list(s.overrides)).domain.seed
@@ -163,8 +169,7 @@ def golden_run(case: Case, extra=(), shorten_table: Optional[dict] = None) -> tu
     columns = {"time_min": t.time_min, "step": t.steps.astype(np.float64), **t.readouts}
     meta = {"scenario": f"scenarios/{case.rel}", "arm": case.arm, "seed": seed,
             "backend": "numpy", "overrides": overrides,
-            "shortened": f"{s.anchor} at {s.anchor_min} min + steps; runs {s.duration_min} min"
-                         if s.anchor_min is not None else f"{s.anchor}; runs {s.duration_min} min",
+            "shortened": _how(s, opts_of(case, shorten_table)),
             "regenerate": case.regen, "made_with": _versions()}
     return columns, meta
 
@@ -189,6 +194,16 @@ def check_case(case: Case, got_columns: dict, got_meta: dict) -> Optional[str]:
             f"(made with {want.meta.get('made_with')}, now {_versions()}):\n{diff}\n"
             f"If this change of results is intended, regenerate with `{case.regen}` and say so "
             "in the commit.")
+
+
+def _how(s, opts: dict) -> str:
+    """How a golden run was shortened, in words (stored in the table, for a reader)."""
+    if s.anchor == "fixed duration":
+        return f"a fixed duration of {s.duration_min:g} min"
+    if s.anchor_min is None:
+        return f"no events: {s.duration_min:g} min"
+    return (f"{s.anchor} at {s.anchor_min:g} min, then {opts['steps_after']} steps: "
+            f"{s.duration_min:g} min")
 
 
 def _shown(path: Path) -> str:
