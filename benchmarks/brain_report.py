@@ -14,7 +14,8 @@ duration unless ``--quick``. Every ``reported:`` finding is then compared over t
 (:func:`abm.experiment.compare_claim`: per arm n, mean, SD, SEM; two-sided Welch t and
 Mann-Whitney U p values; Hedges' g with its 95 % interval; whether the direction holds),
 and each reported readout is drawn over time, one line per arm at the mean over the
-animals with a band of ± 1 SD (:func:`viz.arms.plot_arms`).
+animals with a band of ± 1 SD (:func:`viz.arms.plot_arms`), with a dashed line where each
+finding is read and whether it holds.
 
 Written (``DATE`` is today's UTC date, ``--out`` defaults to ``benchmarks/results``):
 
@@ -96,6 +97,21 @@ def _machine() -> dict:
     return machine_info()
 
 
+def mark_claims(figure, readouts: list, claims: list, unit: str) -> None:
+    """Draw each claim on its readout's panel: a dashed line at the time read, and its verdict."""
+    per = {"h": 60.0, "d": 1440.0}[unit]
+    for ax, name in zip(figure.axes, readouts):
+        for c in (c for c in claims if c["readout"] == name):
+            x = c["time_used_min"] / per
+            ax.axvline(x, color="0.4", linestyle="--", linewidth=0.9)
+            lo, hi = ax.get_xlim()
+            right = x > (lo + hi) / 2                     # the text goes where there is room
+            ax.annotate(f"paper: {c['expect']} ({'holds' if c['holds'] else 'does not hold'})",
+                        (x, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(-3 if right else 3, -3), textcoords="offset points", va="top",
+                        ha="right" if right else "left", fontsize="x-small", color="0.3")
+
+
 def report_scenario(path: Path, args, run_dir: Path, fig_dir: Path, bar) -> dict:
     """Run one scenario's arms over the animals, compare its claims, draw its figure."""
     from abm.experiment import compare_claim, run_arms, shorten  # noqa: PLC0415
@@ -135,8 +151,10 @@ def report_scenario(path: Path, args, run_dir: Path, fig_dir: Path, bar) -> dict
 
         fig = fig_dir / f"{sc.name}.png"
         unit = "d" if entry["simulated_min"] >= 2 * 1440 else "h"
-        plot_arms({a: [t.path for t in ts] for a, ts in runs.items()}, fig, readouts=readouts,
-                  time_unit=unit, band="sd", overwrite=True)
+        figure = plot_arms({a: [t.path for t in ts] for a, ts in runs.items()}, fig,
+                           readouts=readouts, time_unit=unit, band="sd", overwrite=True)
+        mark_claims(figure, readouts, entry["claims"], unit)
+        figure.savefig(fig, dpi=150)
         entry["figure"] = str(fig)
     return entry
 
