@@ -195,3 +195,12 @@ def test_studies_are_run_with_their_protocols_and_pooled_with_subgroups(tmp_path
     assert pooled["k"] == 3 and pooled["q_df"] == 2
     assert sorted(e.loc[e["level"] == "subgroup", "group"]) == ["coarse", "fine"]
     assert e.loc[e["level"] == "subgroup test", "q_df"].iloc[0] == 1
+
+
+def test_abm_trial_on_an_existing_scheduler_leaves_it_running(tmp_path, capsys, dask_client):
+    path = write_trial(tmp_path, animals=2)
+    address = dask_client.scheduler.address
+    assert main(["trial", str(path), "--scheduler", address, "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 0
+    assert len(list((tmp_path / "o" / "runs").glob("*.h5"))) == 4
+    assert dask_client.submit(sum, [1, 2]).result() == 3          # the cluster still serves

@@ -111,3 +111,10 @@ def test_cluster_resources_are_read_with_units(tmp_path):
     bad = extra.replace("16 GB", "16 um")
     with pytest.raises(ScenarioError, match="memory must be an amount of memory"):
         load_trial(write_trial(tmp_path, extra=bad))
+
+
+def test_the_example_trial_is_valid(capsys):
+    example = Path(__file__).parents[2] / "scenarios" / "trials" / "cortex_trial.yaml"
+    assert main(["validate", str(example)]) == 0
+    out = capsys.readouterr().out
+    assert "8 runs" in out and "(arms: treated)" in out and "count BMSC in penumbra @ 6 h" in out
