@@ -16,8 +16,6 @@ value the scenario refuses) is reported once and not retried (:mod:`abm.trial.wo
 
 from __future__ import annotations
 
-import sys
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,12 +23,12 @@ import pandas as pd
 
 from .analysis import effects_table
 from .animals import RUNS_DIR, Animal, plan_animals
+from .dispatch import dispatch, split_finished
 from .forest import forest_file_name, forest_plot
 from .load import check_trial
-from .outcomes import FINISHED, outcome_values, run_state
 from .spec import Trial
 from .table import write_table
-from .worker import attempts, run_animal
+from .worker import attempts
 
 __all__ = ["run_trial", "TrialResult", "animals_frame"]
 
@@ -78,13 +76,6 @@ def animals_frame(trial: Trial, animals: list[Animal], rows: dict) -> pd.DataFra
     return pd.DataFrame(out)
 
 
-def _bar(total: int, initial: int, enabled: bool):
-    from tqdm import tqdm  # noqa: PLC0415
-
-    return tqdm(total=total, initial=initial, unit="animal", disable=not enabled, file=sys.stderr,
-                dynamic_ncols=True, mininterval=0.5)
-
-
 def run_trial(trial: Trial, out_dir, *, client=None, kind: str = "local", address=None,
               workers=None, retries: int = 2, progress: bool = True, echo=print) -> TrialResult:
     """Run every animal of ``trial`` not yet finished under ``out_dir``; write the results.
@@ -108,67 +99,28 @@ def run_trial(trial: Trial, out_dir, *, client=None, kind: str = "local", addres
     echo : callable
         Receives the lines to show (dashboard address, failures, what was written).
     """
-    from distributed import as_completed  # noqa: PLC0415
-
     check_trial(trial)
     out = Path(out_dir)
     (out / RUNS_DIR).mkdir(parents=True, exist_ok=True)
     animals = plan_animals(trial, out)
-    rows, todo = {}, []
-    for a in animals:
-        if run_state(a) == FINISHED:     # refuses a file made with other settings
-            rows[a.name] = {"name": a.name, "status": "skipped", "error": "",
-                            **outcome_values(a.path, a.outcomes)}
-        else:
-            todo.append(a)
+    rows, todo = split_finished(animals)
     table = out / "animals"
     if todo:
         echo(f"{trial.name}: {len(animals)} animals, {len(animals) - len(todo)} already finished, "
              f"{len(todo)} to run")
         write_table(animals_frame(trial, animals, rows), table, parquet=False)
-        close = None
-        if client is None:
-            client, close = _open(trial, kind, address, workers, out)
-        link = getattr(client, "dashboard_link", None)
-        if link:
-            echo(f"Dask dashboard: {link}")
-        token = uuid.uuid4().hex[:8]
-        futures = {client.submit(run_animal, a, key=f"abm-{a.name}-{token}", pure=False,
-                                 retries=retries): a for a in todo}
+
+        def keep(row):
+            rows[row["name"]] = row
+            write_table(animals_frame(trial, animals, rows), table, parquet=False)
+
         try:
-            with _bar(len(animals), len(animals) - len(todo), progress) as bar:
-                for fut in as_completed(futures):
-                    a = futures[fut]
-                    try:
-                        row = fut.result()
-                    except Exception as exc:  # noqa: BLE001 - retries spent, or its workers died
-                        row = {"name": a.name, "status": "failed",
-                               "error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
-                    rows[a.name] = row
-                    if row["status"] in ("bad input", "failed"):
-                        msg = f"animal {a.name} {row['status']}: {row['error']}"
-                        if progress:
-                            bar.write(msg, file=sys.stderr)
-                        else:
-                            echo(msg)
-                    write_table(animals_frame(trial, animals, rows), table, parquet=False)
-                    bar.update(1)
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
+            dispatch(todo, client=client, kind=kind, address=address, workers=workers,
+                     resources=trial.resources, log_dir=out / "dask-logs", retries=retries,
+                     progress=progress, total=len(animals), on_row=keep, echo=echo)
         finally:
             write_table(animals_frame(trial, animals, rows), table, parquet=False)
-            if close is not None:
-                close()
     return _finish(trial, animals, rows, out, echo)
-
-
-def _open(trial, kind, address, workers, out):
-    from .clusters import open_client  # noqa: PLC0415
-
-    return open_client(kind, workers=workers, address=address, resources=trial.resources,
-                       log_dir=out / "dask-logs")
 
 
 def _finish(trial, animals, rows, out: Path, echo) -> TrialResult:
