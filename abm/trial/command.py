@@ -1,9 +1,10 @@
-"""``abm trial`` and ``abm validate TRIAL.yaml`` (the command-line side of trials).
+"""``abm trial``, ``abm sweep`` and ``abm validate TRIAL|SWEEP.yaml`` (their command line).
 
 ::
 
     abm trial TRIAL.yaml [--scheduler ADDRESS | --slurm | --pbs] [--workers N] [--out DIR]
                          [--retries N] [--job-script] [--quiet]
+    abm sweep SWEEP.yaml (the same options)
 
 Exit codes as for ``abm run``: 0 when every animal has a result, 2 for bad input (the
 trial file, or animals whose drawn values the scenario refuses: listed once each), 1 when
@@ -21,10 +22,18 @@ __all__ = ["add_trial_parser", "trial_command", "validate_trial"]
 
 
 def add_trial_parser(sub) -> None:
-    """Add the ``trial`` subcommand to the ``abm`` parser's subparsers."""
+    """Add the ``trial`` and ``sweep`` subcommands to the ``abm`` parser's subparsers."""
     t = sub.add_parser("trial", help="run a virtual trial: animals per arm on Dask, Hedges' g, "
                                      "random-effects pooling, forest plots")
     t.add_argument("trial", type=Path, help="trial YAML file (a top-level trial: key)")
+    _execution_options(t)
+    w = sub.add_parser("sweep", help="run a parameter sweep on Dask (grid, list, Latin hypercube, "
+                                     "Sobol', Morris) with global sensitivity indices (SALib)")
+    w.add_argument("trial", type=Path, metavar="sweep", help="sweep YAML file (a top-level sweep: key)")
+    _execution_options(w)
+
+
+def _execution_options(t) -> None:
     where = t.add_mutually_exclusive_group()
     where.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="use a running Dask cluster, e.g. tcp://node01:8786")
@@ -65,14 +74,46 @@ def _summary(trial, loaded) -> str:
     return "\n".join(lines)
 
 
+def is_trial_or_sweep(path) -> bool:
+    """Whether ``path`` is a trial or a sweep file (rather than a scenario)."""
+    from .load import is_trial_file  # noqa: PLC0415
+    from .sweep import is_sweep_file  # noqa: PLC0415
+
+    return is_trial_file(path) or is_sweep_file(path)
+
+
+def _sweep_summary(sweep) -> str:
+    n = len(sweep.points())
+    lines = [f"sweep {sweep.name} ({sweep.source.name}): {sweep.design} design, {n} points x "
+             f"{sweep.seeds} seed(s) = {n * sweep.seeds} runs of {sweep.scenario.name}"]
+    if sweep.overrides:
+        lines.append(f"  every run    {' '.join(sweep.overrides)}")
+    for a in sweep.axes:
+        rng = (", ".join(f"{v:g}" for v in a.values) if a.values else f"{a.low:g} to {a.high:g}")
+        lines.append(f"  axis {a.key}: {rng} {a.unit}".rstrip())
+    for o in sweep.outcomes:
+        lines.append(f"  outcome {o.label}")
+    if sweep.design in ("sobol", "morris"):
+        lines.append(f"  sensitivity: {'Sobol indices S1, ST' if sweep.design == 'sobol' else 'Morris mu*, sigma'}"
+                     " (SALib)")
+    return "\n".join(lines)
+
+
 def validate_trial(path, overrides=(), arm=None) -> int:
-    """``abm validate TRIAL.yaml``: check the trial and every scenario it names; print a summary."""
+    """``abm validate TRIAL.yaml`` (or a sweep file): check it and its scenarios; print a summary."""
     from ..errors import ModelInputError  # noqa: PLC0415
-    from .load import check_trial, load_trial  # noqa: PLC0415
+    from .load import check_trial, is_trial_file, load_trial  # noqa: PLC0415
 
     if overrides or arm:
-        raise ModelInputError("--set and --arm apply to scenario files; a trial file sets its "
-                              "arms' overrides under trial.arms")
+        raise ModelInputError("--set and --arm apply to scenario files; a trial or sweep file sets "
+                              "its own overrides (set:)")
+    if not is_trial_file(path):
+        from .sweep import check_sweep, load_sweep  # noqa: PLC0415
+
+        sweep = load_sweep(path)
+        check_sweep(sweep)
+        print(_sweep_summary(sweep))
+        return 0
     trial = load_trial(path)
     loaded = check_trial(trial)
     print(_summary(trial, loaded))
@@ -89,7 +130,12 @@ def trial_command(args: argparse.Namespace) -> int:
         raise ModelInputError(f"--workers must be >= 1, got {args.workers}")
     if args.retries < 0:
         raise ModelInputError(f"--retries must be >= 0, got {args.retries}")
-    trial = load_trial(args.trial)
+    if args.cmd == "sweep":
+        from .sweep import load_sweep  # noqa: PLC0415
+
+        trial = load_sweep(args.trial)
+    else:
+        trial = load_trial(args.trial)
     if args.job_script:
         if kind not in ("slurm", "pbs"):
             raise ModelInputError("--job-script shows a batch job: give --slurm or --pbs with it")
@@ -98,15 +144,18 @@ def trial_command(args: argparse.Namespace) -> int:
         print(job_script(kind, trial.resources))
         return 0
     from .execute import run_trial  # noqa: PLC0415
+    from .sweep import run_sweep  # noqa: PLC0415
 
     out = args.out or Path(trial.name)
+    run = run_sweep if args.cmd == "sweep" else run_trial
     try:
-        result = run_trial(trial, out, kind=kind, address=args.scheduler, workers=args.workers,
-                           retries=args.retries, progress=not args.quiet)
+        result = run(trial, out, kind=kind, address=args.scheduler, workers=args.workers,
+                     retries=args.retries, progress=not args.quiet)
     except KeyboardInterrupt:
-        print(f"abm: error: interrupted; the finished animals are kept in {out}: run the same "
+        print(f"abm: error: interrupted; the finished runs are kept in {out}: run the same "
               "command again to run the rest", file=sys.stderr)
         return 130
-    if any(": failed:" in p for p in result.problems):
+    problems = result["problems"] if isinstance(result, dict) else result.problems
+    if any(": failed:" in p for p in problems):
         return 1
-    return 2 if result.problems else 0
+    return 2 if problems else 0

@@ -21,7 +21,7 @@ from ..scenario.yamltree import check_size, read_tree
 from .spec import Arm, Comparison, Outcome, Resources, Study, Trial
 from .variability import VariationProblem, parse_variation
 
-__all__ = ["load_trial", "is_trial_file", "check_trial", "TRIAL_KEYS"]
+__all__ = ["load_trial", "is_trial_file", "check_trial", "check_outcomes", "TRIAL_KEYS"]
 
 #: Keys of the ``trial:`` mapping.
 TRIAL_KEYS = ("name", "description", "scenario", "seed", "animals", "set", "arms", "comparisons",
@@ -352,6 +352,29 @@ def _blame(trial: Trial, exc: ScenarioError, study, arm) -> tuple[tuple, str]:
     return L + ("arms", arm.name), msg
 
 
+def check_outcomes(sc, outcomes, pb: Problems, loc, where: str) -> None:
+    """Add a problem for each outcome that scenario ``sc`` does not record at its time.
+
+    ``loc`` is the key path of the outcomes list; ``where`` names the scenario in messages.
+    """
+    from ..run.recording import steps_for  # noqa: PLC0415
+
+    dt, n_end = sc.domain.dt, sc.domain.n_steps
+    every = steps_for(sc.outputs.readout_every, dt)
+    times = [k * dt for k in range(0, n_end + 1) if k % every == 0 or k == n_end]
+    names = [getattr(r, "text", str(r)) for r in sc.outputs.readouts]
+    for oi, o in enumerate(outcomes):
+        here = tuple(loc) + (oi,)
+        if o.readout not in names:
+            pb.add(here + ("readout",), f"'{o.readout}' is not a readout of {where}"
+                                        f"{did_you_mean(o.readout, names)}; its outputs.readouts: "
+                                        f"{', '.join(names)}")
+        if o.time is not None and not any(abs(o.time - t) <= 1e-6 * max(1.0, t) for t in times):
+            near = min(times, key=lambda t: abs(t - o.time))
+            pb.add(here + ("at",), f"{o.time:g} min is not a readout time of {where}: every "
+                                   f"{every * dt:g} min to {n_end * dt:g} min; the nearest is {near:g} min")
+
+
 def check_trial(trial: Trial):
     """Load every (study, arm) scenario as its animals will; check the outcomes against it.
 
@@ -366,7 +389,6 @@ def check_trial(trial: Trial):
         Located in the trial file (the arm, study or variability entry whose override the
         scenario refused, or the outcome it does not record).
     """
-    from ..run.recording import steps_for  # noqa: PLC0415
     from ..scenario import load_scenario  # noqa: PLC0415
 
     text = trial.source.read_text(encoding="utf-8")
@@ -386,22 +408,8 @@ def check_trial(trial: Trial):
                             f"(with arm {arm.name}, study {study.name}): {msg}")
                 continue
             loaded[(study.name, arm.name)] = sc
-            dt, n_end = sc.domain.dt, sc.domain.n_steps
-            every = steps_for(sc.outputs.readout_every, dt)
-            times = [k * dt for k in range(0, n_end + 1) if k % every == 0 or k == n_end]
-            names = [getattr(r, "text", str(r)) for r in sc.outputs.readouts]
-            for oi, o in enumerate(trial.outcomes):
-                loc = ("trial", "outcomes", oi)
-                if o.readout not in names:
-                    pb.add(loc + ("readout",), f"'{o.readout}' is not a readout of {arm.scenario.name} "
-                                               f"(arm {arm.name}){did_you_mean(o.readout, names)}; "
-                                               f"its outputs.readouts: {', '.join(names)}")
-                if o.time is not None and not any(abs(o.time - t) <= 1e-6 * max(1.0, t) for t in times):
-                    near = min(times, key=lambda t: abs(t - o.time))
-                    pb.add(loc + ("at",), f"{o.time:g} min is not a readout time of {arm.scenario.name} "
-                                          f"(arm {arm.name}, study {study.name}: every "
-                                          f"{every * dt:g} min to {n_end * dt:g} min); the nearest is "
-                                          f"{near:g} min")
+            check_outcomes(sc, trial.outcomes, pb, ("trial", "outcomes"),
+                           f"{arm.scenario.name} (arm {arm.name}, study {study.name})")
     seen = set()          # one problem per place (not one per arm and study it recurs in)
     pb.items = [it for it in pb.items if not (it[0] in seen or seen.add(it[0]))]
     pb.raise_first()
