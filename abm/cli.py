@@ -5,8 +5,9 @@ Commands::
     abm run SCENARIO [--out RUN.h5] [--backend numpy|cupy] [--seed N] [--until TIME]
                      [--set key.path=value ...] [--overwrite] [--quiet]
     abm resume RUN.h5 [--until TIME] [--backend ...]
-    abm validate SCENARIO|TRIAL [--set ...]
+    abm validate SCENARIO|TRIAL|SWEEP [--set ...]
     abm trial TRIAL.yaml [--scheduler ADDRESS | --slurm | --pbs] [--workers N] [--out DIR]
+    abm sweep SWEEP.yaml [--scheduler ADDRESS | --slurm | --pbs] [--workers N] [--out DIR]
     abm info RUN.h5
     abm view RUN.h5 [--field NAME] [--mode slices|iso|volume]
     abm render RUN.h5 --out FILE.png|.gif|.mp4 [--field NAME] [--time T] [--camera PRESET]
@@ -313,14 +314,14 @@ def _main(argv) -> int:
 
             view_run(args.run, field=args.field, mode=args.mode)
             return 0
-        if args.cmd == "trial":
+        if args.cmd in ("trial", "sweep"):
             from .trial.command import trial_command  # noqa: PLC0415
 
             return trial_command(args)
         if args.cmd == "validate":
-            from .trial.load import is_trial_file  # noqa: PLC0415
+            from .trial.command import is_trial_or_sweep  # noqa: PLC0415
 
-            if is_trial_file(args.scenario):
+            if is_trial_or_sweep(args.scenario):
                 from .trial.command import validate_trial  # noqa: PLC0415
 
                 return validate_trial(args.scenario, args.overrides, args.arm)
