@@ -111,3 +111,9 @@ def test_abm_validate_summarises_a_sweep(tmp_path, capsys):
     assert main(["validate", str(_write(tmp_path, "sobol", samples=8))]) == 0
     out = capsys.readouterr().out
     assert "sobol design, 32 points x 1 seed(s) = 32 runs" in out and "Sobol indices" in out
+
+
+def test_the_example_sweep_is_valid(capsys):
+    example = Path(__file__).parents[2] / "scenarios" / "trials" / "quickstart_sweep.yaml"
+    assert main(["validate", str(example)]) == 0
+    assert "32 runs of quickstart.yaml" in capsys.readouterr().out
