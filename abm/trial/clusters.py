@@ -60,6 +60,14 @@ def job_script(kind: str, res: Resources) -> str:
         cluster.close()
 
 
+def _cores() -> int:
+    """Cores this process may use (its CPU affinity: a batch job's share, not the node's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _gpu_count() -> int:
     try:
         from kernels.backend import cupy_available  # noqa: PLC0415
@@ -111,7 +119,7 @@ def open_client(kind: str = "local", *, workers: int | None = None, address: str
             except ImportError:
                 cluster = None
         if cluster is None:
-            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+            cluster = LocalCluster(n_workers=workers or _cores(), threads_per_worker=1,
                                    processes=True, dashboard_address=dashboard)
     client = Client(cluster)
 

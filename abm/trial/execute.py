@@ -16,6 +16,7 @@ value the scenario refuses) is reported once and not retried (:mod:`abm.trial.wo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,7 +136,7 @@ def _finish(trial, animals, rows, out: Path, echo) -> TrialResult:
                 if r["status"] in ("bad input", "failed")]
     pooled = effects[effects["level"] == "pooled"]
     for _, p in pooled.iterrows():
-        if p["g"] == p["g"]:
+        if math.isfinite(p["g"]):
             extra = (f", tau² {p['tau2']:.3g}, I² {100 * p['i2']:.0f}%, Q p = {p['q_p']:.3g}"
                      if p["k"] > 1 else "")
             echo(f"  {p['outcome']}, {p['comparison']}: g = {p['g']:.2f} "
