@@ -8,7 +8,8 @@ fired), readouts every step (:func:`abm.experiment.shorten`). Its readout table 
 the stored golden table ``tests/golden/<path with / as __>[__<arm>].csv`` bit for bit.
 
 :data:`SHORTEN` sets, per file, another ``steps_after``, a fixed ``duration`` or extra
-``set`` overrides (e.g. a smaller ``domain.extent``) where the default run would take the
+``set`` overrides (e.g. a smaller ``domain.extent``), or moves a late treatment earlier
+(``treatment_at``), where the default run would take the
 whole golden suite past ~90 s on 2 CPU cores. The overrides used are recorded in the golden
 file; a golden made with other overrides fails with the command that regenerates it.
 
@@ -37,13 +38,17 @@ SKIP_DIRS = ("trials",)
 STEPS_AFTER = 5
 
 #: Per scenario file (path relative to scenarios/): keyword arguments of
-#: :func:`abm.experiment.shorten`: ``steps_after`` (int), ``duration`` ("3 h"), ``set``
+#: :func:`abm.experiment.shorten`: ``steps_after`` (int), ``duration`` ("3 h"),
+#: ``treatment_at`` ("0 h": move the events an arm leaves out to that time first), ``set``
 #: (extra ``key.path=value`` overrides, applied first).
 SHORTEN: dict[str, dict] = {
-    # ~2 s a step at full size on 2 cores, and intracarotid BMSCs arrive from 7.5 h after
-    # the injection (at 24 h): the default (131 steps) takes ~150 s an arm. Four steps check
-    # the anatomy, populations, stroke and rules; the treatment itself is not reached.
-    "brain/zhang2006_mcao_intracarotid.yaml": {"duration": "1 h"},
+    # The MCAO scenarios inject BMSCs at 24 h and the first cells arrive 7.5 h after the
+    # injection, so the default waits 131 steps of 15 min (~150 s an arm intracarotid at the
+    # first drafts' size, 20-35 s intravenous, 2 cores). With the injection moved to 0 h the
+    # cells arrive at 7.5 h and 3 steps follow: 33 steps, 5-7 s an arm (measured 2 Dec 2026).
+    "brain/chen2003_mcao_iv_female.yaml": {"treatment_at": "0 h", "steps_after": 3},
+    "brain/liu2022_shr_mcao_iv.yaml": {"treatment_at": "0 h", "steps_after": 3},
+    "brain/zhang2006_mcao_intracarotid.yaml": {"treatment_at": "0 h", "steps_after": 3},
 }
 
 
