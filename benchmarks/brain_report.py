@@ -15,7 +15,8 @@ duration unless ``--quick``. Every ``reported:`` finding is then compared over t
 Mann-Whitney U p values; Hedges' g with its 95 % interval; whether the direction holds),
 and each reported readout is drawn over time, one line per arm at the mean over the
 animals with a band of ± 1 SD (:func:`viz.arms.plot_arms`), with a dashed line where each
-finding is read and whether it holds.
+finding is read and whether it holds (a scenario that reports no finding shows all its
+readouts).
 
 Written (``DATE`` is today's UTC date, ``--out`` defaults to ``benchmarks/results``):
 
@@ -24,7 +25,8 @@ Written (``DATE`` is today's UTC date, ``--out`` defaults to ``benchmarks/result
 * ``brain_report_DATE/<scenario>.png``: the figures.
 
 ``--quick`` shortens each scenario to its first treatment plus a few steps
-(:func:`abm.experiment.shorten`); a finding dated later is then read at the end of the
+(:func:`abm.experiment.shorten`; ``--set`` overrides apply first, so ``--set "events.1.at=0 h"``
+moves a late treatment earlier); a finding dated later is then read at the end of the
 shortened runs, and the JSON and the printed lines say so. Whether a finding holds is a
 result, not an error: the script exits 0 when it ran, 2 for bad input (an unknown
 scenario, a bad override, an existing report without ``--overwrite``).
@@ -145,7 +147,10 @@ def report_scenario(path: Path, args, run_dir: Path, fig_dir: Path, bar) -> dict
     walls = [r["wall_s"] for r in entry["runs"]]
     entry["wall_s_per_run_mean"] = sum(walls) / len(walls)
     entry["claims"] = [compare_claim(c, runs).as_dict() for c in sc.reported]
-    readouts = list(dict.fromkeys(c.readout for c in sc.reported))
+    # the reported readouts; a scenario that reports none shows all its readouts
+    readouts = list(dict.fromkeys(c.readout for c in sc.reported)) or \
+        [r.text for r in sc.outputs.readouts]
+    entry["figure_readouts"] = readouts
     if readouts:
         from viz.arms import plot_arms  # noqa: PLC0415
 

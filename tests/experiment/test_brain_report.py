@@ -45,6 +45,7 @@ def test_quick_report_runs_every_arm_and_judges_every_claim(report_module, tmp_p
     assert "runs end at 20 min, before the claim's 30 min" in first["describe"]
     assert set(first) >= {"p_welch", "p_mann_whitney", "hedges_g", "hedges_g_ci95", "source"}
     assert second["holds"] is False                      # equal totals: '<' does not hold
+    assert e["figure_readouts"] == ["count BMSC", "total SDF-1a"]
     fig = Path(e["figure"])
     assert fig.parent == out / js.stem and fig.stat().st_size > 10_000
     assert fig.read_bytes()[:4] == b"\x89PNG"
