@@ -447,8 +447,11 @@ class Resolver:
         name = next(k for k in type(e).kind_names if getattr(e, k) is not None)
         kind = event_kind(name)
         out = []
-        for t in self.dose_times(e):
+        times = self.dose_times(e)
+        for t in times:
             self.event_time, self.event_index = float(t), int(index)
+            # a later dose after the end is already in dose_times' one warning for the event
+            late_repeat = t != times[0] and math.ceil(t / self.dom.dt - 1e-9) >= self.dom.n_steps
             spec = self.sub((name,), kind.resolve, getattr(e, name), self)
             if name == "injury":
                 self._painting.append((float(t), int(index), spec))
@@ -456,7 +459,7 @@ class Resolver:
             if checked:
                 whole = Event(float(t), name, spec)
                 try:
-                    check_event(self, whole, kind, self.warnings)
+                    check_event(self, whole, kind, [] if late_repeat else self.warnings)
                 except Bad as exc:
                     raise Bad(str(exc), key=exc.key if exc.key == "at" else (name,)) from None
                 self._check_arrivals(t, name, parts, kind)

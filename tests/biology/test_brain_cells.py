@@ -146,7 +146,8 @@ def test_damage_turns_microglia_m1_at_the_rate_the_rule_table_gives():
     Two-state kinetics from all-M0: M1(t) = n k / (k + r) (1 - exp(-(k + r) t)).
     """
     damp = Species("DAMP", diffusion=0.0, decay=0.0, unit="nM")
-    rules = [r for r in load_rules(rules_table("microglia")) if r.signal == "DAMP"]
+    rules = [r for r in load_rules(rules_table("microglia"))
+             if r.signal == "DAMP" and r.behaviour == "transition:M0->M1"]
     assert len(rules) == 1 and rules[0].half_max == 0.5
     n, t = 3000, 120.0
     m = TissueModel(shape=(15, 15, 15), dx=25.0, dt=2.0, fields=[damp], cell_types=[Microglia],

@@ -78,3 +78,20 @@ def test_neurotrophins_protect_penumbra_neurons():
 def test_protection_outside_0_1_is_refused():
     with pytest.raises(ModelInputError, match="protection must be between 0 and 1"):
         NeuronViability(protection=1.5)
+
+
+@pytest.mark.parametrize("D", [0.0, 0.05, 0.4])
+def test_the_penumbra_risk_lasts_only_while_damage_signals_do(D):
+    """With penumbra_damp_half K_D, the penumbra rate is k_p D/(D + K_D); the core's is not."""
+    fields = [Species("DAMP", diffusion=0.0, decay=0.0, unit="nM")]
+    p = {"core_death": 2e-3, "penumbra_death": 4e-4, "tnf_death": 0.0, "protection": 0.0,
+         "penumbra_damp_half": 0.1}
+    m = _model(fields, NeuronViability(**p))
+    m.fields.u[0][...] = D
+    for _ in range(25):
+        m.step()
+    t = 25 * m.dt
+    v = m.tissue_state_arrays()["viability"]
+    np.testing.assert_allclose(v[2:4], math.exp(-4e-4 * D / (D + 0.1) * t), rtol=1e-12)
+    np.testing.assert_allclose(v[:2], math.exp(-2e-3 * t), rtol=1e-12)
+    assert (v[4:] == 1.0).all()

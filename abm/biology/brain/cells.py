@@ -38,12 +38,15 @@ class Astrocyte(LatticeCell):
 
 
 class NeuralProgenitor(LatticeCell):
-    """Neural progenitor / neuroblast from the SVZ.
+    """SVZ cell with two states: ``progenitor`` (type C-like, dividing in place) and ``neuroblast``.
 
-    It migrates up SDF-1α at the measured neuroblast speed (Zhang RL et al. 2007);
-    BDNF and VEGF raise its division, TNF-α its death.
+    Progenitors divide and turn into neuroblasts; by the rules of
+    seeds/rules/neural_progenitor.csv only neuroblasts move, up SDF-1α at the measured
+    neuroblast speed (Zhang RL et al. 2007), and die at a raised rate. BDNF and VEGF raise
+    division, TNF-α death.
     """
 
+    states = ("progenitor", "neuroblast")
     chemotaxis_field = "SDF-1a"
     chemotaxis_receptor = "CXCR4"
     variables = ("CXCR4",)
