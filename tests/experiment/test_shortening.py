@@ -13,8 +13,6 @@ from abm.errors import ModelInputError  # noqa: E402
 from abm.experiment import run_arms, shorten, treatment_times  # noqa: E402
 from abm.scenario import load_scenario  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def test_the_treatment_is_the_event_an_arm_leaves_out(tmp_path):
     path = write(tmp_path)
@@ -37,10 +35,15 @@ def test_an_event_an_arm_moves_is_a_treatment_too(tmp_path):
     assert treatment_times(write(tmp_path, text)) == [10.0, 30.0]
 
 
-def test_without_arms_it_waits_for_the_last_event():
-    s = shorten(ROOT / "scenarios" / "quickstart.yaml")
-    assert (s.anchor, s.anchor_min, s.duration_min) == ("last event", 60.0, 70.0)
-    assert s.overrides[0] == "domain.duration=70.0 min"
+def test_without_arms_it_waits_for_the_last_event(tmp_path):
+    # the tiny experiment without its arms: a bolus at 0 min and the injection at 10 min
+    text = TEXT.replace("  control: {without: [cells]}\n", "").replace("arms:\n  treated: {}\n", "")
+    text = text.replace("expect: treated > control", "expect: a > b").split("reported:")[0]
+    path = write(tmp_path, text, "noarms.yaml")
+    assert load_scenario(path).arms == {}
+    s = shorten(path)
+    assert (s.anchor, s.anchor_min, s.duration_min) == ("last event", 10.0, 20.0)
+    assert s.overrides[0] == "domain.duration=20.0 min"
 
 
 def test_a_shortened_run_is_never_longer_and_a_fixed_duration_wins(tmp_path):
