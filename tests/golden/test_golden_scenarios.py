@@ -7,6 +7,7 @@ golden table fails with the command that makes it. Regenerate only for an intend
 ``python -m tests.golden.regen [--only NAME]``.
 """
 
+import difflib
 import sys
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from goldens import GOLDEN_DIR, SHORTEN, cases, check_case, golden_run  # noqa: E402
+from goldens import GOLDEN_DIR, SCENARIOS, SHORTEN, cases, check_case, golden_run  # noqa: E402
 
 CASES = cases()
 
@@ -38,5 +39,14 @@ def test_every_golden_table_belongs_to_a_scenario():
 
 def test_every_shorten_entry_names_a_scenario():
     known = {c.rel for c in CASES}
-    unknown = [k for k in SHORTEN if k not in known]
-    assert not unknown, f"SHORTEN names files that are not scenarios: {', '.join(unknown)}"
+    bad = []
+    for key in SHORTEN:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.8)
+        if close:                                   # a misspelt file name
+            bad.append(f"{key} (did you mean {close[0]}?)")
+        elif (SCENARIOS / key).exists():            # a file that is not a scenario
+            bad.append(f"{key} (not a scenario file: no domain:)")
+    # an entry for a file not there at all (a scenario still to be committed) is harmless
+    assert not bad, f"SHORTEN entries that name no scenario: {', '.join(bad)}"
