@@ -3,9 +3,13 @@
 Run from the repository root::
 
     python -m tests.golden.regen                       # every scenario; stale tables removed
-    python -m tests.golden.regen --only quickstart     # one scenario (path without .yaml,
-    python -m tests.golden.regen --only brain/ni2019_tbi_exosomes   # or its file stem)
+    python -m tests.golden.regen --only quickstart     # one scenario, all its arms
+    python -m tests.golden.regen --only brain/ni2019_tbi_exosomes
     python -m tests.golden.regen --list                # what would run, and how shortened
+
+``--only`` takes a scenario's path under ``scenarios/`` without ``.yaml``, or its file
+stem; it also removes that scenario's stale tables (e.g. the one it had before it
+declared arms).
 
 Each table is written by the same run the golden test makes (:mod:`goldens`). Say in the
 commit why the results changed.
@@ -65,10 +69,15 @@ def main(argv=None) -> int:
         write_exact_table(c.golden, columns, meta)
         print(f"wrote {c.golden.name}: {len(columns['time_min'])} rows x {len(columns)} columns, "
               f"{s.duration_min:g} min simulated, {time.perf_counter() - t0:.1f} s")
-    if not args.only and not args.list:
+    if not args.list:
+        # stale tables: all of them, or with --only those of the scenarios chosen (a
+        # scenario that gained arms leaves its table without an arm behind)
+        stems = {c.name.replace("/", "__") for c in chosen}
         for p in _stale({c.golden for c in every}):
-            p.unlink()
-            print(f"removed {p.name} (no scenario writes it any more)")
+            if not args.only or p.stem in stems or any(p.stem.startswith(f"{s}__")
+                                                          for s in stems):
+                p.unlink()
+                print(f"removed {p.name} (no scenario writes it any more)")
     return 0
 
 

@@ -122,3 +122,15 @@ def test_regen_writes_the_golden_and_names_unknown_scenarios(tree, monkeypatch, 
         assert check_case(c, columns, meta) is None
     assert regen.main(["--only", "tiyn"]) == 2
     assert "no scenario matches tiyn; the scenarios are: brain/tiny" in capsys.readouterr().err
+
+
+def test_regen_only_removes_the_stale_tables_of_that_scenario(tree, monkeypatch):
+    root, gold = tree
+    monkeypatch.setattr(regen, "cases", lambda: cases(root, gold)[:2])
+    monkeypatch.setattr(regen, "GOLDEN_DIR", gold)
+    head = '# format: "bmsc-abm exact readout table 1"\na\n'
+    (gold / "brain__tiny.csv").write_text(head)           # the table from before it had arms
+    (gold / "other.csv").write_text(head)                 # another scenario's: kept
+    assert regen.main(["--only", "brain/tiny"]) == 0
+    assert sorted(p.name for p in gold.glob("*.csv")) == [
+        "brain__tiny__control.csv", "brain__tiny__treated.csv", "other.csv"]
