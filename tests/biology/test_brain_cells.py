@@ -166,17 +166,22 @@ def test_damage_turns_microglia_m1_at_the_rate_the_rule_table_gives():
 def test_the_healthy_svz_holds_steady_progenitors_feeding_dying_neuroblasts():
     """Seed rates without injury signals: progenitors divide at k and turn neuroblast at k, so
     E[P(t)] = P0; neuroblasts gain k P and lose (d - k) N with d = 2k, so E[N(t)] = P0 when
-    N0 = P0. Birth-death noise over 3 d is about sqrt(2 k t P0) ~ 50 cells for P0 = 1000."""
+    N0 = P0. Birth-death noise over 3 d is about sqrt(2 k t P0) ~ 50 cells for P0 = 1000.
+    The cells start away from the faces of the lattice: a division whose daughter voxel lies
+    outside waits, which would lower the division rate near a face."""
     from abm.biology import NeuralProgenitor
 
     rules = [r for r in load_rules(rules_table("neural_progenitor"))
              if r.signal == "state:neuroblast" and r.behaviour != "chemotaxis"]
     assert {r.behaviour for r in rules} == {"speed", "death"}
-    m = TissueModel(shape=(20, 20, 10), dx=50.0, dt=10.0, fields=[Species("A", diffusion=0.0)],
-                    cell_types=[NeuralProgenitor], backend="numpy", seed=5, capacity=40,
+    shape = (28, 28, 16)
+    m = TissueModel(shape=shape, dx=50.0, dt=10.0, fields=[Species("A", diffusion=0.0)],
+                    cell_types=[NeuralProgenitor], backend="numpy", seed=8, capacity=40,
                     rules=rules)
-    m.seed_cells("NeuralProgenitor", 1000, state="progenitor")
-    m.seed_cells("NeuralProgenitor", 1000, state="neuroblast")
+    inner = np.zeros(shape, bool)
+    inner[6:-6, 6:-6, 5:-5] = True
+    m.seed_cells("NeuralProgenitor", 1000, region=inner, state="progenitor")
+    m.seed_cells("NeuralProgenitor", 1000, region=inner, state="neuroblast")
     for _ in range(3 * 144):
         m.step()
     c = m.state_counts("NeuralProgenitor")
