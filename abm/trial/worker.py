@@ -3,7 +3,9 @@
 The task is idempotent: a finished run file is read, not run again; a partial one (its
 worker died, the trial was stopped) is resumed from its last checkpoint; otherwise the
 run starts from the beginning. So a task that Dask reschedules after its worker died
-leaves exactly one complete run file. Bad input (a drawn value the scenario refuses, a
+leaves exactly one complete run file (a partial file that cannot be resumed is run again
+from the start; one still held open by another writer is left alone and the task retried).
+Bad input (a drawn value the scenario refuses, a
 damaged file) is returned as a result, not raised: Dask retries what raises, and bad input
 would fail the same way every time. Each attempt appends a line to ``NAME.attempts``
 beside the run file (worker host, process id, time), which tells a user which worker ran
@@ -19,6 +21,8 @@ import traceback
 from pathlib import Path
 
 from ..errors import ModelInputError
+from ..runfile import RunFileError
+from ..runfile.opening import _being_written
 from .outcomes import ABSENT, FINISHED, PARTIAL, outcome_values, run_state
 
 __all__ = ["run_animal", "attempts"]
@@ -58,16 +62,23 @@ def run_animal(animal) -> dict:
     t0 = time.perf_counter()
     path = Path(animal.path)
     row = {"name": animal.name, "status": "finished", "error": ""}
+    if _being_written(path):
+        # a worker presumed dead is still writing it (a network split): Dask retries later
+        raise RuntimeError(f"animal {animal.name}: {path} is still being written by another "
+                           "process; retrying later")
     try:
         state = run_state(animal)
         if state != FINISHED:
             _note_attempt(path)
         if state == PARTIAL:
-            resume_run(path, progress=False)
-        elif state == ABSENT:
+            try:
+                resume_run(path, progress=False)
+            except RunFileError:      # its checkpoints cannot be resumed: run it again
+                state = ABSENT
+        if state == ABSENT:
             sc = load_scenario(animal.scenario, overrides=list(animal.overrides))
             run_scenario(sc, path, seed=animal.seed, overwrite=True, progress=False)
-        else:
+        elif state == FINISHED:
             row["status"] = "skipped"
         row.update(outcome_values(path, animal.outcomes))
     except ModelInputError as exc:
