@@ -75,11 +75,18 @@ def _summary(trial, loaded) -> str:
 
 
 def is_trial_or_sweep(path) -> bool:
-    """Whether ``path`` is a trial or a sweep file (rather than a scenario)."""
-    from .load import is_trial_file  # noqa: PLC0415
-    from .sweep import is_sweep_file  # noqa: PLC0415
+    """Whether ``path`` is a trial or a sweep file (a top-level ``trial:`` or ``sweep:`` key).
 
-    return is_trial_file(path) or is_sweep_file(path)
+    Read here without importing the trial modules, so that ``abm validate SCENARIO`` does
+    not pay for pandas.
+    """
+    import re  # noqa: PLC0415
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return re.search(r"(?m)^(trial|sweep)\s*:", text) is not None
 
 
 def _sweep_summary(sweep) -> str:
