@@ -2,8 +2,8 @@
 
 One line per study (Hedges' g and its 95% CI, the square's area proportional to the
 study's random-effects weight), a diamond per subgroup and for the DerSimonian-Laird
-pooled effect, a vertical line at no effect, and tau^2, I^2 and the heterogeneity test
-under the title.
+pooled effect, a vertical line at no effect, tau^2, I^2 and the heterogeneity test under
+the title, and the test for subgroup differences under the axis.
 """
 
 from __future__ import annotations
@@ -62,7 +62,12 @@ def forest_plot(effects: pd.DataFrame, outcome: str, comparison: str, path) -> P
     ax.axvline(0.0, color="grey", lw=0.8, ls="--")
     ax.set_yticks([p for p, _ in labels], [t for _, t in labels])
     ax.set_ylim(-0.8, n_rows - 0.2)
-    ax.set_xlabel(f"Hedges' g ({comparison}), 95% CI")
+    xlabel = f"Hedges' g ({comparison}), 95% CI"
+    for _, r in e[e["level"] == "subgroup test"].iterrows():
+        if math.isfinite(r["q"]):
+            xlabel += (f"\nsubgroup difference ({r['factor']}): Q = {r['q']:.2f} "
+                       f"(df {int(r['q_df'])}, p = {r['q_p']:.3g})")
+    ax.set_xlabel(xlabel)
     title = outcome
     if len(pooled) and math.isfinite(pooled.iloc[0]["g"]):
         p = pooled.iloc[0]
