@@ -3,14 +3,17 @@
 ``abm trial TRIAL.yaml`` runs one simulated animal per run on Dask and reports, per
 outcome, the group means and SDs, Hedges' g with its 95% CI, and the DerSimonian-Laird
 random-effects pooling over studies with subgroups, as a preclinical meta-analysis would.
-See docs/trials.md.
+``abm sweep SWEEP.yaml`` runs parameter sweeps on the same layer. See docs/trials.md.
 
 Modules: :mod:`.spec` (what a trial declares), :mod:`.load` (reading and checking a trial
 file), :mod:`.variability` (distributions with units), :mod:`.animals` (seeds, draws,
-run files), :mod:`.worker` (one animal as a Dask task), :mod:`.outcomes` (reading a run),
-:mod:`.clusters` (local, existing, SLURM and PBS clusters), :mod:`.execute` (the trial on
-Dask), :mod:`.statistics` (statsmodels' meta-analysis), :mod:`.analysis` (the effects
-table), :mod:`.table` (CSV and Parquet), :mod:`.forest` (forest plots).
+run files), :mod:`.worker` (one run as a Dask task), :mod:`.outcomes` (reading a run),
+:mod:`.clusters` (local, existing, SLURM and PBS clusters), :mod:`.dispatch` (submitting
+runs and collecting their results), :mod:`.execute` (a trial on Dask), :mod:`.statistics`
+(statsmodels' meta-analysis), :mod:`.analysis` (the effects table), :mod:`.table` (CSV
+and Parquet), :mod:`.forest` (forest plots), :mod:`.sweep`, :mod:`.designs` and
+:mod:`.sensitivity` (``abm sweep``: designs, SALib indices), :mod:`.command` (the command
+line).
 """
 
 __all__ = ["Trial", "TrialResult", "load_trial", "check_trial", "is_trial_file", "run_trial"]
