@@ -51,6 +51,7 @@ import numpy as np
 from kernels.backend import Backend, get_backend, to_numpy
 from kernels.exchange import PointExchange
 from kernels.explicit import FACES, ExplicitGeometry
+from kernels.implicit import ImplicitPropagator, NotConvergedError
 from kernels.spectral import SpectralPropagator
 
 from ..errors import FieldNotFiniteError, ModelInputError
@@ -73,7 +74,12 @@ DEFAULT_CELL_STEP_MIN = 1.0
 #: Fraction of the explicit stability limit used per sub-step.
 EXPLICIT_SAFETY = 0.9
 
-SCHEMES = ("auto", "spectral", "explicit")
+SCHEMES = ("auto", "spectral", "explicit", "implicit")
+
+#: ``auto`` takes the implicit scheme for non-uniform tissue once the explicit one would need
+#: more sub-steps than this per step: about where the two cost the same on the CPU
+#: (a preconditioned solve costs tens of explicit sub-steps; benchmarks/fields.py measures it).
+IMPLICIT_FROM_SUBSTEPS = 24
 
 
 class FieldSolver(FieldSources):
@@ -215,6 +221,8 @@ class FieldSolver(FieldSources):
     def _choose_schemes(self, dscale, kscale) -> None:
         self.schemes: list[str] = []
         self._spectral: dict[int, SpectralPropagator] = {}
+        self._implicit: dict[int, ImplicitPropagator] = {}
+        self._why: dict[int, str] = {}
         for i, s in enumerate(self.species):
             why = None
             if s.fixed_faces:
@@ -225,9 +233,14 @@ class FieldSolver(FieldSources):
             if want == "spectral" and why:
                 raise ModelInputError(
                     f"field {s.name!r} cannot use the spectral scheme: {why}; "
-                    "use scheme='explicit' or scheme='auto'")
-            if want == "explicit" or why:
+                    "use scheme='implicit', 'explicit' or 'auto'")
+            if want == "implicit":
+                self.schemes.append("implicit")
+            elif want == "explicit" or why:
+                # under auto, the implicit scheme takes over at long steps (see path())
                 self.schemes.append("explicit")
+                if want == "auto":
+                    self._why[i] = why
             else:
                 d, k = self._effective(i)
                 self._spectral[i] = SpectralPropagator(
@@ -254,15 +267,37 @@ class FieldSolver(FieldSources):
     # ------------------------------------------------------------------ step
     def substeps(self, dt: float) -> dict[str, int]:
         """Sub-steps each field takes per step of ``dt`` min (1 for the spectral scheme)."""
-        out = {}
-        for i, s in enumerate(self.species):
-            if self.schemes[i] == "spectral":
-                out[s.name] = 1
-            else:
-                d, k = self._effective(i)
-                rate = self.geometry.max_rate(d, k, self.dx, s.fixed_mask)
-                out[s.name] = max(1, math.ceil(dt * rate / EXPLICIT_SAFETY - 1e-12))
-        return out
+        return {s.name: (self._explicit_substeps(i, dt) if self.path(i, dt) == "explicit" else 1)
+                for i, s in enumerate(self.species)}
+
+    def _explicit_substeps(self, i: int, dt: float) -> int:
+        s = self.species[i]
+        d, k = self._effective(i)
+        rate = self.geometry.max_rate(d, k, self.dx, s.fixed_mask)
+        return max(1, math.ceil(dt * rate / EXPLICIT_SAFETY - 1e-12))
+
+    def path(self, i: int, dt: float) -> str:
+        """The scheme field ``i`` takes for a step of ``dt`` min: spectral, explicit or implicit.
+
+        ``auto`` on non-uniform tissue (or fixed-value faces) takes the explicit scheme (the
+        scheme listed in :attr:`schemes`) while it needs at most
+        :data:`IMPLICIT_FROM_SUBSTEPS` sub-steps, the implicit one beyond.
+        """
+        sch = self.schemes[i]
+        if sch == "explicit" and i in self._why and \
+                self._explicit_substeps(i, dt) > IMPLICIT_FROM_SUBSTEPS:
+            return "implicit"
+        return sch
+
+    def _implicit_for(self, i: int) -> ImplicitPropagator:
+        prop = self._implicit.get(i)
+        if prop is None:
+            s = self.species[i]
+            d, k = self._effective(i)
+            prop = self._implicit[i] = ImplicitPropagator(
+                self.backend, self.geometry, self.dx, d, k, s.fixed_mask,
+                [float(s.fixed_faces.get(f, 0.0)) for f in FACES])
+        return prop
 
     def step(self, dt: float = DEFAULT_CELL_STEP_MIN) -> dict[str, float]:
         """Advance all fields by ``dt`` minutes.
@@ -295,7 +330,17 @@ class FieldSolver(FieldSources):
             if ex is not None and not ex.has_implicit:
                 ex = None
             src = self._source_density(i, dt)
-            if self.schemes[i] == "spectral":
+            path = self.path(i, dt)
+            if path == "implicit":
+                try:
+                    out = self._implicit_for(i).step(u, src, dt, exchange=ex)
+                except NotConvergedError as exc:
+                    raise ModelInputError(f"field {s.name!r}: {exc}; use a shorter step or "
+                                          f"scheme='explicit'") from None
+                if ex is not None:
+                    self._limit_to_targets(out, u, ex)
+                u[...] = out
+            elif path == "spectral":
                 prop = self._spectral[i]
                 start = u.reshape(-1)[ex.voxels].copy() if ex is not None else None
                 out = prop.step(u, src, dt, exchange=ex)
@@ -453,10 +498,22 @@ class FieldSolver(FieldSources):
         subs = self.substeps(dt)
         for i, s in enumerate(self.species):
             d, k = self._effective(i)
-            how = ("spectral (exact, unconditionally stable; cell exchange coupled into the "
-                   "step)" if self.schemes[i] == "spectral"
-                   else f"explicit, {subs[s.name]} sub-steps per {dt:g} min step (cell exchange "
-                        "in each sub-step)")
+            path = self.path(i, dt)
+            why = f" because {self._why[i]}" if i in self._why else ""
+            if path == "spectral":
+                how = ("spectral (exact, unconditionally stable; cell exchange coupled into the "
+                       "step)")
+            elif path == "implicit":
+                it = self._implicit[i].last_iterations if i in self._implicit else None
+                how = (f"implicit (TR-BDF2, backward Euler where it would undershoot; spectrally "
+                       f"preconditioned CG), solved once per "
+                       f"{dt:g} min step{why} (cell exchange inside the solve"
+                       + (f"; {it} iterations last step" if it else "") + ")")
+            else:
+                how = (f"explicit, {subs[s.name]} sub-steps per {dt:g} min step{why} (cell "
+                       f"exchange in each sub-step"
+                       + (f"; the implicit scheme takes over above {IMPLICIT_FROM_SUBSTEPS}"
+                          if i in self._why else "") + ")")
             lines.append(f"  {s.name:<12} D = {d:g} µm²/min, decay = {k:g} /min, "
                          f"L = {math.sqrt(d / k) if k > 0 else math.inf:.4g} µm: {how}")
         return "\n".join(lines)

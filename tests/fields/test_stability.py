@@ -43,7 +43,8 @@ def test_explicit_substeps_respect_fast_tissue():
     lab = np.zeros((10, 10, 10), np.uint8)
     lab[3:6] = 1
     t = [TissueClass("slow", diffusion_scale=0.1), TissueClass("fast", diffusion_scale=3.0)]
-    f = FieldSolver((10, 10, 10), DX, [Species("A", 1000.0)], labels=lab, tissue=t)
+    f = FieldSolver((10, 10, 10), DX, [Species("A", 1000.0)], labels=lab, tissue=t,
+                    scheme="explicit")
     f.add_bolus("A", (4, 4, 4), 1e6)
     for _ in range(20):
         f.step(2.0)
