@@ -164,11 +164,14 @@ def test_damage_turns_microglia_m1_at_the_rate_the_rule_table_gives():
 
 
 def test_the_healthy_svz_holds_steady_progenitors_feeding_dying_neuroblasts():
-    """Seed rates without injury signals: progenitors divide at k and turn neuroblast at k, so
-    E[P(t)] = P0; neuroblasts gain k P and lose (d - k) N with d = 2k, so E[N(t)] = P0 when
-    N0 = P0. Birth-death noise over 3 d is about sqrt(2 k t P0) ~ 50 cells for P0 = 1000.
-    The cells start away from the faces of the lattice: a division whose daughter voxel lies
-    outside waits, which would lower the division rate near a face."""
+    """Seed rates without injury signals keep both SVZ states at their starting numbers.
+
+    Progenitors divide at k and turn neuroblast at k, so E[P(t)] = P0; neuroblasts gain k P
+    and lose (d - k) N with d = 2k, so E[N(t)] = P0 when N0 = P0. Birth-death noise over
+    3 d is about sqrt(2 k t P0) ~ 50 cells for P0 = 1000. The cells start away from the faces
+    of the lattice: a division whose daughter voxel lies outside waits, which would lower the
+    division rate near a face.
+    """
     from abm.biology import NeuralProgenitor
 
     rules = [r for r in load_rules(rules_table("neural_progenitor"))
