@@ -70,6 +70,7 @@ def _check(runs, readout, a, op, b):
     result = compare_claim(Claim(readout, None, a, op, b, "seed 000_58091ff4731d18ef.txt"), runs)
     assert result.a.n == len(SEEDS) and result.b.n == len(SEEDS), result.describe()
     assert result.holds and result.p_welch < P_MAX, result.describe()
+    print(result.describe())         # shown with pytest -s: the numbers for the record
     return result
 
 
@@ -87,6 +88,7 @@ def test_b_far_fewer_bmscs_reach_the_penumbra_with_cxcr4_blocked(local_graft):
     r = _check(local_graft, "count BMSC in penumbra", "bmsc", ">", "cxcr4_blocked")
     assert r.b.mean < 0.2 * r.a.mean, r.describe()       # "far fewer": under a fifth
     total = compare_claim(Claim("count BMSC", None, "bmsc", ">", "cxcr4_blocked", ""), local_graft)
+    print(total.describe())
     # the graft itself is the same size in both arms: only where the cells go differs
     assert abs(total.a.mean - total.b.mean) < 3 * max(total.a.sem, total.b.sem, 1.0), \
         total.describe()
