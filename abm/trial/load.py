@@ -36,13 +36,18 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_RUNS = 100_000
 
 
-def is_trial_file(path) -> bool:
-    """Whether ``path`` is a YAML file whose top level has a ``trial:`` key."""
+def has_top_level_key(path, key: str) -> bool:
+    """Whether ``path`` is a readable text file with ``key:`` at the start of a line."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return False
-    return re.search(r"(?m)^trial\s*:", text) is not None
+    return re.search(rf"(?m)^{re.escape(key)}\s*:", text) is not None
+
+
+def is_trial_file(path) -> bool:
+    """Whether ``path`` is a YAML file whose top level has a ``trial:`` key."""
+    return has_top_level_key(path, "trial")
 
 
 def load_trial(path) -> Trial:

@@ -25,7 +25,6 @@ keeps the random part of the runs from showing up as sensitivity. See docs/trial
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +35,16 @@ from ..scenario.problems import Problems, ScenarioError, did_you_mean, typename
 from ..scenario.yamltree import check_size, read_tree
 from .animals import RUNS_DIR, Animal
 from .designs import DESIGNS, RANGE_DESIGNS, design_points, parse_axis
-from .load import _count, _known, _list_of_str, _name, _resources, _time, check_outcomes
+from .load import (
+    _count,
+    _known,
+    _list_of_str,
+    _name,
+    _resources,
+    _time,
+    check_outcomes,
+    has_top_level_key,
+)
 from .spec import Outcome, Resources
 from .variability import VariationProblem, stream
 
@@ -72,11 +80,7 @@ class Sweep:
 
 def is_sweep_file(path) -> bool:
     """Whether ``path`` is a YAML file whose top level has a ``sweep:`` key."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-    return re.search(r"(?m)^sweep\s*:", text) is not None
+    return has_top_level_key(path, "sweep")
 
 
 def load_sweep(path) -> Sweep:
