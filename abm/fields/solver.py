@@ -77,9 +77,10 @@ EXPLICIT_SAFETY = 0.9
 SCHEMES = ("auto", "spectral", "explicit", "implicit")
 
 #: ``auto`` takes the implicit scheme for non-uniform tissue once the explicit one would need
-#: more sub-steps than this per step: about where the two cost the same on the CPU
-#: (a preconditioned solve costs tens of explicit sub-steps; benchmarks/fields.py measures it).
-IMPLICIT_FROM_SUBSTEPS = 24
+#: more sub-steps than this per step: about where the two cost the same on the CPU. Measured
+#: by benchmarks/heterogeneous_fields.py (64x64x32, 4 species, 2-core CPU): a step takes
+#: about 24 CG iterations (two stages), each costing about 5 explicit sub-steps.
+IMPLICIT_FROM_SUBSTEPS = 120
 
 
 class FieldSolver(FieldSources):
