@@ -164,3 +164,40 @@ def test_auto_takes_the_implicit_scheme_at_long_steps_and_says_so():
     assert f.substeps(10.0) == {"A": 1}
     f.step(10.0)
     assert "implicit" in f.describe(10.0) and "not uniform" in f.describe(10.0)
+
+
+def _two_layer_decay_exact(x, L1, L, D1, D2, k, c0):
+    """Steady c'' = (k/D) c in two layers, c(0) = c0, no flux at L, c and D c' continuous."""
+    m1, m2, L2 = math.sqrt(k / D1), math.sqrt(k / D2), L - L1
+    # c1 = c0 cosh(m1 x) + B sinh(m1 x);  c2 = C cosh(m2 (L - x))
+    a = np.array([[math.sinh(m1 * L1), -math.cosh(m2 * L2)],
+                  [D1 * m1 * math.cosh(m1 * L1), D2 * m2 * math.sinh(m2 * L2)]])
+    rhs = np.array([-c0 * math.cosh(m1 * L1), -D1 * c0 * m1 * math.sinh(m1 * L1)])
+    B, C = np.linalg.solve(a, rhs)
+    return np.where(x < L1, c0 * np.cosh(m1 * x) + B * np.sinh(m1 * x),
+                    C * np.cosh(m2 * (L - x)))
+
+
+def test_second_order_convergence_in_space_across_an_interface():
+    """Second order in space across an interface: the error falls about 4x per halving of dx.
+
+    Two layers (D ratio 4) with decay, held at c0 on one face: the steady state's largest
+    error against the exact piecewise-exponential solution (0.016, 0.0043, 0.0011 at 20, 40
+    and 80 voxels when written).
+    """
+    L, L1, D, k, c0 = 1000.0, 400.0, 1000.0, 0.02, 3.0
+    errs = []
+    for n in (20, 40, 80):
+        dx = L / n
+        lab = np.zeros((n, 1, 1), np.uint8)
+        lab[int(round(L1 / dx)):] = 1
+        tissue = [TissueClass("a"), TissueClass("b", diffusion_scale=0.25)]
+        f = FieldSolver(lab.shape, dx, [Species("A", D, k, fixed_faces={"x-": c0})],
+                        labels=lab, tissue=tissue, scheme="implicit")
+        for _ in range(60):
+            f.step(1e4)
+        x = (np.arange(n) + 0.5) * dx
+        exact = _two_layer_decay_exact(x, L1, L, D, D * 0.25, k, c0)
+        errs.append(np.abs(f.field_numpy("A")[:, 0, 0] - exact).max())
+    ratios = [errs[i] / errs[i + 1] for i in range(2)]
+    assert all(3.5 < r < 4.5 for r in ratios), (errs, ratios)
