@@ -123,6 +123,7 @@ class ImplicitPropagator:
             sh[ax] = n
             lam = lam + e.reshape(sh)
         self._lam = lam        # eigenvalues of the no-flux 7-point Laplacian, 1/µm²
+        self._inv_key, self._inv = None, None
         self._fft = _dct_module(backend)
         # impermeable voxels exchange nothing with their neighbours: their rows of the matrix
         # are diagonal, so they are solved directly and CG works on the permeable ones only
@@ -179,8 +180,11 @@ class ImplicitPropagator:
     def _precondition(self, r, cdt):
         """Exact inverse of ``I − c dt (D̄ Δ − k̄)`` (uniform tissue, no-flux faces) on ``r``."""
         f = self._fft
-        rh = f.dctn(r, type=2, norm="ortho")
-        rh /= (1.0 + cdt * (self._kbar - self._dbar * self._lam))
+        if self._inv_key != cdt:      # the inverse eigenvalues, once per step length
+            self._inv = 1.0 / (1.0 + cdt * (self._kbar - self._dbar * self._lam))
+            self._inv_key = cdt
+        rh = f.dctn(r, type=2, norm="ortho")         # r itself is left as it is
+        rh *= self._inv
         return f.idctn(rh, type=2, norm="ortho")
 
     def _solve(self, rhs, x0, cdt, su_flat, voxels):
@@ -224,29 +228,32 @@ class ImplicitPropagator:
     def _cg(self, A, b, x, cdt, precondition):
         """Preconditioned conjugate gradients for ``A x = b`` from ``x``."""
         xp = self.xp
-        bnorm = float(xp.sqrt((b * b).sum()))
+        def dot(a, c):
+            return float((a * c).sum())     # (faster here than vdot, measured)
+
+        bnorm = math.sqrt(dot(b, b))
         if bnorm == 0.0:
             return xp.zeros_like(x), 0
         r = b - A(x)
         z = precondition(r, cdt)
         p = z.copy()
-        rz = float((r * z).sum())
+        rz = dot(r, z)
         for it in range(1, self.max_iter + 1):
-            if float(xp.sqrt((r * r).sum())) <= self.rtol * bnorm:
+            if math.sqrt(dot(r, r)) <= self.rtol * bnorm:
                 return x, it - 1
             Ap = A(p)
-            alpha = rz / float((p * Ap).sum())
+            alpha = rz / dot(p, Ap)
             x += alpha * p
             r -= alpha * Ap
             z = precondition(r, cdt)
-            rz_new = float((r * z).sum())
+            rz_new = dot(r, z)
             p = z + (rz_new / rz) * p
             rz = rz_new
-        if float(xp.sqrt((r * r).sum())) <= self.rtol * bnorm:
+        if math.sqrt(dot(r, r)) <= self.rtol * bnorm:
             return x, self.max_iter
         raise NotConvergedError(
             f"the implicit field solve did not converge in {self.max_iter} iterations "
-            f"(relative residual {float(xp.sqrt((r * r).sum())) / bnorm:.2e} > {self.rtol:g})")
+            f"(relative residual {math.sqrt(dot(r, r)) / bnorm:.2e} > {self.rtol:g})")
 
     # ---------------------------------------------------------------------- step
     def step(self, u, src, dt: float, exchange=None):
