@@ -224,6 +224,9 @@ class FieldSolver(FieldSources):
         self._spectral: dict[int, SpectralPropagator] = {}
         self._implicit: dict[int, ImplicitPropagator] = {}
         self._why: dict[int, str] = {}
+        # the explicit operator's largest loss rate per species (1/min): fixed until the
+        # tissue changes, and read at every step to count sub-steps
+        self._max_rate: dict[int, float] = {}
         for i, s in enumerate(self.species):
             why = None
             if s.fixed_faces:
@@ -272,9 +275,11 @@ class FieldSolver(FieldSources):
                 for i, s in enumerate(self.species)}
 
     def _explicit_substeps(self, i: int, dt: float) -> int:
-        s = self.species[i]
-        d, k = self._effective(i)
-        rate = self.geometry.max_rate(d, k, self.dx, s.fixed_mask)
+        rate = self._max_rate.get(i)
+        if rate is None:
+            d, k = self._effective(i)
+            rate = self._max_rate[i] = self.geometry.max_rate(d, k, self.dx,
+                                                              self.species[i].fixed_mask)
         return max(1, math.ceil(dt * rate / EXPLICIT_SAFETY - 1e-12))
 
     def path(self, i: int, dt: float) -> str:
