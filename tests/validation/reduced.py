@@ -12,22 +12,22 @@ from pathlib import Path
 
 import yaml
 
+from abm.biology.brain.anatomy.dimensions import lesion_defaults
 from abm.units import LENGTH, to_internal
 
 ROOT = Path(__file__).resolve().parents[2]
 BRAIN = ROOT / "scenarios" / "brain"
 
 
-def _anatomy_paths(node, path=()):
-    """Key paths of every mapping that places the anatomy (it has an ``origin``)."""
+def _mappings(node, path=()):
+    """Every mapping of a YAML tree with its key path (list indices as strings)."""
     if isinstance(node, dict):
-        if "origin" in node and "species" in node:
-            yield path
+        yield path, node
         for k, v in node.items():
-            yield from _anatomy_paths(v, path + (str(k),))
+            yield from _mappings(v, path + (str(k),))
     elif isinstance(node, list):
         for i, v in enumerate(node):
-            yield from _anatomy_paths(v, path + (str(i),))
+            yield from _mappings(v, path + (str(i),))
 
 
 def _um(text, signed: bool = False) -> float:
@@ -58,39 +58,19 @@ def reduced(name: str, *, scale: float, slab_um: float, duration: str, dt: str,
     ex, ey, _ = (_um(v) for v in tree["domain"]["extent"])
     out = [f"domain.extent=[{ex * scale:g} um, {ey * scale:g} um, {slab_um:g} um]",
            f"domain.duration={duration}", f"domain.dt={dt}"]
-    for p in _anatomy_paths(tree):
-        a = _get(tree, p)
-        ox, oy, _ = (_um(v) for v in a["origin"])
+    cci = lesion_defaults("cci")
+    for p, a in _mappings(tree):
         key = ".".join(p)
-        out += [f"{key}.origin=[{ox * scale:g} um, {oy * scale:g} um, {slab_um / 2:g} um]",
-                f"{key}.scale={scale:g}", f"{key}.slab={slab_um:g} um",
-                f"{key}.level={_um(a['level'], signed=True) * scale:g} um"]
-    for p in _lesion_paths(tree):
-        key = ".".join(p)
-        if _get(tree, p)["shape"] in ("contusion", "pericontusion"):
-            out += [f"{key}.tip_diameter={3000 * scale:g} um", f"{key}.depth={1000 * scale:g} um",
-                    f"{key}.site=[{2000 * scale:g} um, {-2000 * scale:g} um]"]
+        if "origin" in a and "species" in a:          # the anatomy's placement
+            ox, oy, _ = (_um(v) for v in a["origin"])
+            out += [f"{key}.origin=[{ox * scale:g} um, {oy * scale:g} um, {slab_um / 2:g} um]",
+                    f"{key}.scale={scale:g}", f"{key}.slab={slab_um:g} um",
+                    f"{key}.level={_um(a['level'], signed=True) * scale:g} um"]
+        if a.get("shape") in ("contusion", "pericontusion"):
+            # the impactor's size and site scale with the brain; the widths of the border
+            # zones (penumbra, rim) do not: they are set by how far signals reach in tissue
+            out += [f"{key}.tip_diameter={cci['tip_diameter'] * scale:g} um",
+                    f"{key}.depth={cci['depth'] * scale:g} um",
+                    f"{key}.site=[{cci['site_lateral'] * scale:g} um, "
+                    f"{cci['site_ap'] * scale:g} um]"]
     return path, out + list(extra)
-
-
-def _get(tree, path):
-    a = tree
-    for k in path:
-        a = a[int(k)] if isinstance(a, list) else a[k]
-    return a
-
-
-def _lesion_paths(node, path=()):
-    """Key paths of the contusion regions, whose impactor size and site scale with the brain.
-
-    Their defaults are in seeds/anatomy.csv. The widths of the border zones (penumbra, rim)
-    are not scaled: they are set by how far signals reach in tissue, not by the brain's size.
-    """
-    if isinstance(node, dict):
-        if node.get("shape") in ("contusion", "pericontusion"):
-            yield path
-        for k, v in node.items():
-            yield from _lesion_paths(v, path + (str(k),))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _lesion_paths(v, path + (str(i),))
