@@ -26,7 +26,8 @@ __all__ = ["VOLUME", "route_named", "bbb_labels", "entry_volume", "entry_room", 
 
 def route_named(name: str, *, vesicles: bool = False):
     """The registered route ``name`` (for a vesicle dose: one that offers vesicles); Bad if none."""
-    names = [n for n in ROUTES.names() if not vesicles or ROUTES.get(n).vesicles]
+    names = [n for n in ROUTES.names()
+             if (ROUTES.get(n).vesicles if vesicles else ROUTES.get(n).for_cells)]
     if name not in names:
         what = "an exosome dose" if vesicles else "an injection"
         raise Bad(f"unknown route '{name}'{did_you_mean(name, names)} for {what}; routes: "

@@ -84,7 +84,8 @@ def test_intravenous_vesicles_reach_the_open_tissue_by_the_body_model():
 
 @pytest.mark.parametrize("event, where, words", [
     (exo("5 mL"), "events[1].exosomes.dose", "vesicle protein"),
-    (exo("100 ug", route="intracarotid"), "events[1].exosomes.route", "routes: intravenous"),
+    (exo("100 ug", route="intracarotid"), "events[1].exosomes.route",
+     "routes: intraperitoneal, intravenous, local"),
     (exo("100 ug", route="intravenous", target="all"), "events[1].exosomes", "bbb_open"),
     (exo("100 ug", extra=", particles_per_ug: -3"), "events[1].exosomes.particles_per_ug", ""),
     (exo("100 ug", extra=", field: VEGF"), "events[1].exosomes.field", "unknown field"),

@@ -8,8 +8,11 @@ One module per route, registered in :data:`abm.registry.ROUTES`:
   rest systemic (``intra-arterial`` is the same route);
 * :mod:`.intracerebral`: stereotactic (``intracerebral``, ``intralesional``) less a
   reflux loss, and ``local`` (the whole dose);
+* :mod:`.intraperitoneal`: vesicles only; absorbed in part into the blood over hours;
 
-with the animal (:mod:`.body`: rat and mouse brain volume and blood-flow share), the
+with the animal (:mod:`.body`: rat and mouse brain volume and blood-flow share; :mod:`.marrow`:
+the bone marrow as a target organ, its volume, and vesicle presets such as
+``bone_targeted``), the
 factors and time course of a delivery (:mod:`.plan`), exosome dose units
 (:mod:`.vesicles`) and the parameter table ``seeds/delivery.csv``
 (:mod:`.parameters`).
@@ -23,9 +26,12 @@ from .route import Route
 from .intravenous import Intravenous
 from .intracarotid import Intracarotid
 from .intracerebral import Intracerebral, Intralesional, Local
+from .intraperitoneal import Intraperitoneal
 # isort: on
+from .marrow import ORGANS, Marrow, VesiclePreset, marrow_of, vesicle_preset, vesicle_presets
 from .vesicles import particles_of
 
 __all__ = ["SPECIES", "Body", "body_of", "ARRIVAL_PARTS", "ARRIVAL_SPAN", "Delivery", "Factor",
            "arrival_schedule", "Route", "Intravenous", "Intracarotid", "Intracerebral",
-           "Intralesional", "Local", "particles_of"]
+           "Intralesional", "Local", "Intraperitoneal", "ORGANS", "Marrow", "VesiclePreset",
+           "marrow_of", "vesicle_preset", "vesicle_presets", "particles_of"]

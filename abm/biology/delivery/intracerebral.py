@@ -49,6 +49,13 @@ class Local(Route):
         """All of the dose (:meth:`Route.vesicle_delivery`)."""
         return Delivery(self.name, ((Factor("placed as given", 1.0),),))
 
+    def marrow_delivery(self, marrow, entry_volume: float, preset) -> Delivery:
+        """All of the dose, times the preset's potency (:meth:`Route.marrow_delivery`)."""
+        f = (Factor("placed as given", 1.0),)
+        if preset.potency != 1:
+            f += (Factor(f"potency ({preset.name})", preset.potency),)
+        return Delivery(self.name, (f,))
+
 
 for _r in (Intracerebral(), Intralesional(), Local()):
     ROUTES.register(_r, builtin=True)

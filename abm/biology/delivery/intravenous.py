@@ -16,17 +16,21 @@ Delivered fraction of a cell dose::
 Vesicles (30-150 nm) pass the lungs; a fraction of those perfusing open-BBB tissue stay
 there, at once (their blood half-life is minutes).
 
+To the bone marrow (``organ: bone_marrow``) the dose reaches the marrow with its share
+of the injected dose (:mod:`.marrow`).
+
 Every factor is in ``seeds/delivery.csv`` with its status (all are estimates today).
 """
 
 from __future__ import annotations
 
 from ...registry import ROUTES
+from .marrow import marrow_factors
 from .parameters import parameter
 from .plan import Delivery, Factor
 from .route import Route
 
-__all__ = ["Intravenous", "systemic_cell_factors"]
+__all__ = ["Intravenous", "systemic_cell_factors", "brain_vesicle_factors"]
 
 
 def systemic_cell_factors(body, entry_volume: float) -> tuple:
@@ -35,6 +39,14 @@ def systemic_cell_factors(body, entry_volume: float) -> tuple:
             Factor("brain share of cardiac output", body.cardiac_output_share),
             Factor("entry volume / brain volume", entry_volume / body.brain_volume),
             Factor("extravasation", parameter("cells:extravasation_fraction")))
+
+
+def brain_vesicle_factors(body, entry_volume: float) -> tuple:
+    """Factors of a vesicle dose in the venous blood staying in the entry volume (µm³) of the brain."""
+    return (Factor("lung pass", parameter("vesicles:lung_pass")),
+            Factor("brain share of cardiac output", body.cardiac_output_share),
+            Factor("entry volume / brain volume", entry_volume / body.brain_volume),
+            Factor("retained in open-BBB tissue", parameter("vesicles:brain_retention")))
 
 
 class Intravenous(Route):
@@ -52,11 +64,15 @@ class Intravenous(Route):
 
     def vesicle_delivery(self, body, entry_volume: float) -> Delivery:
         """The delivered fraction of a vesicle dose, all at once (:meth:`Route.vesicle_delivery`)."""
-        return Delivery(self.name, ((
-            Factor("lung pass", parameter("vesicles:lung_pass")),
-            Factor("brain share of cardiac output", body.cardiac_output_share),
-            Factor("entry volume / brain volume", entry_volume / body.brain_volume),
-            Factor("retained in open-BBB tissue", parameter("vesicles:brain_retention"))),))
+        return Delivery(self.name, (brain_vesicle_factors(body, entry_volume),))
+
+    def marrow_delivery(self, marrow, entry_volume: float, preset) -> Delivery:
+        """The delivered fraction of a vesicle dose to the marrow, at once (:meth:`Route.marrow_delivery`).
+
+        Vesicles leave the blood within minutes, so the marrow's share arrives at once.
+        """
+        return Delivery(self.name, (marrow_factors(parameter("vesicles:marrow_share_intravenous"),
+                                                   marrow, entry_volume, preset),))
 
 
 ROUTES.register(Intravenous(), builtin=True)

@@ -19,7 +19,8 @@ __all__ = ["DELIVERY_CSV", "DeliveryParameter", "delivery_parameters", "paramete
 
 DELIVERY_CSV = Path(__file__).resolve().parents[3] / "seeds" / "delivery.csv"
 
-_INTERNAL = {"mm^3": ("mm**3", "um**3"), "h": ("h", "min"), "1": None, "particles/ug": None}
+_INTERNAL = {"mm^3": ("mm**3", "um**3"), "h": ("h", "min"), "1": None, "particles/ug": None,
+             "d": ("d", "min"), "nM": None}
 
 
 @dataclass(frozen=True)

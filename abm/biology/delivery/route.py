@@ -20,6 +20,8 @@ class Route:
         delivered count scales with that entry volume.
     vesicles : bool
         Whether the route is offered for exosome doses.
+    for_cells : bool
+        Whether the route is offered for cell injections.
 
     A subclass implements :meth:`cells` (and :meth:`vesicle_delivery` if ``vesicles``).
     """
@@ -27,6 +29,7 @@ class Route:
     name: ClassVar[str] = ""
     needs_entry: ClassVar[bool] = False
     vesicles: ClassVar[bool] = False
+    for_cells: ClassVar[bool] = True
     summary: ClassVar[str] = ""
 
     def cells(self, body, entry_volume: float):
@@ -45,6 +48,20 @@ class Route:
     def vesicle_delivery(self, body, entry_volume: float):
         """The :class:`~.plan.Delivery` of a vesicle (exosome) dose (see :meth:`cells`)."""
         raise NotImplementedError
+
+    def marrow_delivery(self, marrow, entry_volume: float, preset):
+        """The :class:`~.plan.Delivery` of a vesicle dose to the bone marrow, or None if not offered.
+
+        Parameters
+        ----------
+        marrow : Marrow
+            The animal's marrow (:mod:`.marrow`).
+        entry_volume : float
+            Simulated marrow the vesicles can enter, µm³.
+        preset : VesiclePreset
+            The kind of vesicle (marrow factor, potency).
+        """
+        return None
 
     def __repr__(self) -> str:
         return f"<route {self.name}>"
