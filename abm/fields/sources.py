@@ -1,8 +1,9 @@
 """What enters the fields besides diffusion.
 
 Cells' point exchange (secretion toward a target, uptake, release), depots (a loaded
-amount released first-order or at a constant rate), boluses, and amounts added at
-voxels (a dying cell's contents).
+amount released first-order or at a constant rate, or first-order at a rate that another
+field sets: :class:`TriggeredDepot`), boluses, and amounts added at voxels (a dying
+cell's contents).
 
 :class:`FieldSources` is the part of :class:`~abm.fields.FieldSolver` that records these;
 the solver turns them into the exchange update and the source density of each step.
@@ -22,7 +23,109 @@ from kernels.lattice import scatter_add
 from ..errors import ModelInputError
 from .species import Depot, finite_nonneg
 
-__all__ = ["FieldSources"]
+__all__ = ["FieldSources", "TriggeredDepot", "hill_rate", "depot_state", "depot_from_state"]
+
+
+def hill_rate(level, rate: float, rate_max: float, half_max: float, hill: float):
+    """A first-order rate that rises with a trigger level by a Hill function.
+
+    ``k(c) = rate + (rate_max - rate) · c^n / (K^n + c^n)``.
+
+    Parameters
+    ----------
+    level : float or ndarray
+        Trigger concentration ``c`` (the trigger field's unit); negative values count as 0.
+    rate : float
+        ``k(0)``, 1/min.
+    rate_max : float
+        ``k(∞)``, 1/min.
+    half_max : float
+        ``K``, the level at which the rate is halfway between, trigger field's unit (> 0).
+    hill : float
+        ``n``, Hill power (> 0).
+
+    Returns
+    -------
+    float or ndarray
+        1/min, the shape of ``level``.
+    """
+    c = np.maximum(np.asarray(level, dtype=np.float64), 0.0)
+    x = (c / half_max) ** hill
+    return rate + (rate_max - rate) * x / (1.0 + x)
+
+
+class TriggeredDepot(Depot):
+    """A depot released first-order at a rate set by the local level of another field.
+
+    Each of its voxels holds its own share of the load (``parts``; the load starts evenly
+    spread) and releases it into that voxel at ``k(c)`` (:func:`hill_rate`) where ``c``
+    is the trigger field's concentration there when the step's release is computed (the
+    start of the step; the end of it if the trigger field comes earlier in the field list
+    and has been advanced already), held over the step, so a step releases
+    ``parts · (1 - exp(-k dt))`` exactly (no loss of mass at any step length).
+
+    Attributes
+    ----------
+    trigger : str
+        The field whose level sets the rate.
+    rate : float
+        Rate at trigger level 0, 1/min (the base class's ``rate``).
+    rate_max, half_max, hill : float
+        See :func:`hill_rate` (1/min, trigger field's unit, plain number).
+    parts : ndarray of float64
+        Amount still loaded at each of ``voxels``, concentration × µm³ (host memory).
+    """
+
+    def __init__(self, species: str, voxels, remaining: float, rate: float, trigger: str,
+                 rate_max: float, half_max: float, hill: float, parts=None,
+                 released: float = 0.0):
+        super().__init__(species, voxels, float(remaining), "triggered", float(rate),
+                         float(released))
+        n = int(np.size(to_numpy(voxels)))
+        self.trigger, self.rate_max = str(trigger), float(rate_max)
+        self.half_max, self.hill = float(half_max), float(hill)
+        self.parts = (np.full(n, float(remaining) / n) if parts is None
+                      else np.array(parts, dtype=np.float64))
+        self.level = np.zeros(n)
+        self.last = np.zeros(n)
+
+    def release_over(self, dt: float) -> float:
+        """Amount released over the next ``dt`` min at the levels in ``self.level`` (updates the depot).
+
+        The amounts per voxel are left in ``self.last`` (concentration × µm³).
+        """
+        k = hill_rate(self.level, self.rate, self.rate_max, self.half_max, self.hill)
+        amt = self.parts * -np.expm1(-k * dt)
+        self.parts = self.parts - amt
+        self.last = amt
+        total = float(amt.sum())
+        self.remaining = float(self.parts.sum())
+        self.released += total
+        return total
+
+
+def depot_state(d: Depot) -> dict:
+    """A depot as plain numbers and NumPy arrays (for a checkpoint); see :func:`depot_from_state`."""
+    out = {"species": d.species, "voxels": np.asarray(to_numpy(d.voxels)),
+           "remaining": float(d.remaining), "law": d.law, "rate": float(d.rate),
+           "released": float(d.released)}
+    if isinstance(d, TriggeredDepot):
+        out.update(trigger=d.trigger, rate_max=d.rate_max, half_max=d.half_max, hill=d.hill,
+                   parts=np.asarray(d.parts, dtype=np.float64))
+    return out
+
+
+def depot_from_state(state: dict, xp) -> Depot:
+    """The depot that :func:`depot_state` wrote, its voxels on the array module ``xp``."""
+    vox = xp.asarray(np.asarray(state["voxels"], np.int64))
+    if state["law"] == "triggered":
+        return TriggeredDepot(state["species"], vox, float(state["remaining"]),
+                              float(state["rate"]), str(state["trigger"]),
+                              float(state["rate_max"]), float(state["half_max"]),
+                              float(state["hill"]), np.asarray(state["parts"], np.float64),
+                              float(state["released"]))
+    return Depot(state["species"], vox, float(state["remaining"]), state["law"],
+                 float(state["rate"]), float(state["released"]))
 
 
 class FieldSources:
@@ -176,6 +279,50 @@ class FieldSources:
         self.depots.append(d)
         return d
 
+    def add_triggered_depot(self, name: str, region, amount: float, rate: float,
+                            trigger: str, rate_max: float, half_max: float,
+                            hill: float = 1.0) -> TriggeredDepot:
+        """Load a depot released first-order at a rate another field's local level sets.
+
+        Parameters
+        ----------
+        name : str
+            Field released into.
+        region : mask or voxel coordinates
+            Where the depot sits; the load is spread evenly over its permeable voxels, and
+            each voxel's share releases into that voxel.
+        amount : float
+            Loaded amount, concentration × µm³ (finite, >= 0).
+        rate : float
+            Release rate at trigger level 0, 1/min.
+        trigger : str
+            Field whose concentration ``c`` sets the rate (:func:`hill_rate`).
+        rate_max : float
+            Release rate as ``c`` grows without bound, 1/min.
+        half_max : float
+            Level of half the rise, the trigger field's unit (> 0).
+        hill : float
+            Hill power (> 0).
+
+        Returns
+        -------
+        TriggeredDepot
+        """
+        self.index(name)
+        self.index(trigger)
+        amount = finite_nonneg(name, amount, "depot amount")
+        rate = finite_nonneg(name, rate, "depot release rate")
+        rate_max = finite_nonneg(name, rate_max, "depot release rate at full trigger")
+        for what, v in (("half-max trigger level", half_max), ("Hill power", hill)):
+            if not finite_nonneg(name, v, what) > 0:
+                raise ModelInputError(f"the {what} of a triggered depot of {name!r} must be > 0, "
+                                      f"got {v!r}")
+        flat = self._release_voxels(region, "depot")
+        d = TriggeredDepot(name, self.xp.asarray(flat), amount, rate, trigger, rate_max,
+                           half_max, hill)
+        self.depots.append(d)
+        return d
+
     def add_bolus(self, name: str, region, amount: float) -> None:
         """Add ``amount`` (concentration × µm³) to field ``name`` at once, evenly over ``region``."""
         i = self.index(name)
@@ -221,6 +368,13 @@ class FieldSources:
         name = self.species[i].name
         for d in self.depots:
             if d.species != name:
+                continue
+            if isinstance(d, TriggeredDepot):
+                level = self.u[self.index(d.trigger)].reshape(-1)[d.voxels]
+                d.level = np.asarray(to_numpy(level), dtype=np.float64)
+                if d.release_over(dt) > 0:
+                    buf().reshape(-1)[d.voxels] += xp.asarray(
+                        d.last / (self.voxel_volume * dt), dtype=self.dtype)
                 continue
             amt = d.release_over(dt)
             if amt > 0:
