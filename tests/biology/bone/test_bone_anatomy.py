@@ -295,6 +295,15 @@ def test_a_scenario_builds_the_defect_and_its_host_bone():
         c.defect_volume((5000.0, 400.0, 1200.0)), rel=0.01)
 
 
+def test_one_override_reseeds_every_shape_of_the_anchored_mapping():
+    sc = load_scenario_text(TIBIA_YAML, name="bone.yaml",
+                            overrides=["tissue.labels.0.region.anatomy.seed=8"])
+    assert [t.region.metaphysis.seed for t in sc.tissue[1:]] == [8, 8, 8]
+    lab, names = _labels(sc)
+    assert np.array_equal(lab == names.index("trabecular"),
+                          tibia(8).labels(sc.domain.shape, sc.domain.dx) == CODE["trabecular"])
+
+
 @pytest.mark.parametrize("text,old,new,what", [
     (TIBIA_YAML, "center: [0 um, 0 um], ", "", "give the metaphysis's center"),
     (TIBIA_YAML, "seed: 7}", "seed: 7, preset: rat_tibai}", "unknown preset 'rat_tibai' (did "
