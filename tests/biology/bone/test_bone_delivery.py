@@ -197,3 +197,19 @@ def test_a_bone_marrow_dose_needs_a_marrow_label():
         load_scenario_text(text(dose()).replace("default: {name: marrow}", "default: {name: soft}"),
                            name="bone.yaml")
     assert "label the marrow or name its labels in into" in str(ei.value)
+
+
+def test_local_dose_to_the_marrow_is_the_whole_dose_times_potency():
+    spec = spec_of(load(dose(route="local", extra=", potency: 2")))
+    assert spec.delivered_particles == pytest.approx(2 * 100 * row("vesicles:particles_per_ug"),
+                                                     rel=1e-12)
+    model = fired(load(dose(route="local")))
+    # local places into the whole target (here all permeable voxels: the marrow)
+    assert model.fields.total_amount("exosome") / UNITS_PER_PARTICLE == pytest.approx(
+        100 * row("vesicles:particles_per_ug"), rel=1e-9)
+
+
+def test_brain_doses_refuse_marrow_keys():
+    with pytest.raises(ScenarioError) as ei:
+        load(dose(organ="brain", route="local", extra=", marrow_factor: 2"))
+    assert "marrow_factor applies to organ: bone_marrow only" in str(ei.value)

@@ -213,3 +213,10 @@ def test_bad_gels_are_refused_at_their_key(event, key, words):
         load(event)
     msg = str(ei.value)
     assert f"events[0].{key}" in msg and words in msg and "line 13" in msg, msg
+
+
+def test_gel_potency_and_given_particles():
+    s = spec(load(gel("photocrosslinked", ", potency: 2")))
+    assert s.amount == pytest.approx(2 * dose_amount(), rel=1e-12)
+    s = spec(load(gel("photocrosslinked").replace("50 ug", "3e11 particles")))
+    assert s.particles == pytest.approx(3e11) and s.amount == pytest.approx(3e11 * UNITS_PER_PARTICLE)
