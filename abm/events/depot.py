@@ -1,10 +1,14 @@
 """The ``depot`` event.
 
 A field loaded into a region and released over time (a hydrogel,
-a slow-release implant): ``depot: {field, region, amount, law, rate | half_life}``.
+a slow-release implant): ``depot: {field, region, amount, law, rate | half_life,
+trigger}``; ``law: triggered`` releases first-order at a rate that another field's local
+level raises (``trigger: {field, half_max, hill, rate | half_life}``, :mod:`.release`).
 """
 
 from __future__ import annotations
+
+import math
 
 from ..registry import EVENT_KINDS
 from .base import EventKind
@@ -25,7 +29,13 @@ class DepotEvent(EventKind):
 
     def describe(self, spec) -> str:
         """A short phrase for ``abm validate`` (:meth:`EventKind.describe`)."""
-        return f"{spec.field} {spec.law} into {spec.region.describe()}"
+        text = f"{spec.field} {spec.law} into {spec.region.describe()}"
+        if spec.trigger is not None:
+            tr = spec.trigger
+            text += (f" (half-life {math.log(2) / spec.rate:g} min at {tr.field} 0 to "
+                     f"{math.log(2) / tr.rate_max:g} min at full trigger, half-way at "
+                     f"{tr.field} {tr.half_max:g}, Hill {tr.hill:g})")
+        return text
 
     def fire(self, spec, model, ctx) -> None:
         """Apply the event to the model now (:meth:`EventKind.fire`)."""

@@ -68,3 +68,57 @@ def test_bad_triggered_depots_are_refused(kw, words):
     args.update(kw)
     with pytest.raises(ModelInputError, match=words):
         solver().add_triggered_depot("drug", (1, 1, 1), **args)
+
+
+SCENARIO = """\
+name: triggered
+domain: {extent: [120 um, 80 um, 80 um], voxel: 20 um, dt: 1 h, duration: 2 d, seed: 1}
+fields:
+  drug: {unit: nM, diffusion: 0 um^2/s, decay: 0 1/min}
+  signal: {unit: nM, diffusion: 0 um^2/s, decay: 0 1/min}
+populations: []
+events:
+  - at: 0 h
+    depot: {field: drug, region: all, amount: DEPOT_AMOUNT, law: triggered, half_life: 10 d, trigger: TRIGGER}
+outputs:
+  readout_every: 1 h
+  readouts: [total drug]
+"""
+
+
+def depot_scenario(trigger="{field: signal, half_max: 0.01 uM, hill: 2, half_life: 6 h}",
+                   amount="1 nM*mm^3"):
+    from abm.scenario import load_scenario_text
+    return load_scenario_text(SCENARIO.replace("TRIGGER", trigger).replace("DEPOT_AMOUNT", amount),
+                              name="trig.yaml")
+
+
+def test_the_depot_event_takes_the_triggered_law():
+    from abm.run.build import build_model
+    from abm.run.runner import fire_event
+    sc = depot_scenario()
+    (ev,) = sc.events
+    s = ev.spec
+    assert s.law == "triggered" and s.rate == pytest.approx(math.log(2) / (10 * 1440))
+    assert s.trigger.rate_max == pytest.approx(math.log(2) / 360) and s.trigger.half_max == pytest.approx(10.0, rel=1e-12)
+    assert "half-way at signal 10, Hill 2" in sc.summary()
+    model = build_model(sc, backend="numpy")
+    model.fields.field("signal")[...] = 10.0               # at the half-max level everywhere
+    fire_event(model, ev)
+    for _ in range(24):
+        model.fields.step(60.0)
+    k = hill_rate(10.0, s.rate, s.trigger.rate_max, 10.0, 2.0)
+    assert model.fields.total_amount("drug") == pytest.approx(s.amount * -math.expm1(-k * 1440), rel=1e-9)
+
+
+@pytest.mark.parametrize("trigger, words", [
+    ("{field: nothing, half_max: 1 nM, half_life: 1 h}", "unknown field 'nothing'"),
+    ("{field: signal, half_max: 1 um, half_life: 1 h}", "trigger.half_max"),
+    ("{field: signal, half_max: 1 nM, hill: 0, half_life: 1 h}", "hill must be"),
+    ("{field: signal, half_max: 1 nM}", "exactly one of rate"),
+])
+def test_bad_triggers_are_refused_at_their_key(trigger, words):
+    from abm.scenario import ScenarioError
+    with pytest.raises(ScenarioError) as ei:
+        depot_scenario(trigger)
+    assert words in str(ei.value) and "line 9" in str(ei.value), str(ei.value)

@@ -261,21 +261,14 @@ class HydrogelEvent(EventKind):
                       f"7.4, nM) or name another field in trigger; fields: "
                       f"{choices(list(ctx.field_units))}", key="trigger")
         t_unit = ctx.field_unit(raw.trigger)
-        if raw.half_max is None:
-            q = U.Q_(parameter("gel:pH_responsive:half_max"), "nM")
-        else:
-            try:
-                q, _ = U.parse_quantity(raw.half_max)
-            except U.UnitProblem as exc:
-                raise Bad(str(exc), key="half_max") from None
+        given = raw.half_max if raw.half_max is not None else \
+            f"{parameter('gel:pH_responsive:half_max')} nM"
         try:
-            half_max = float(q.to(U.parse_quantity(f"1 {t_unit}")[0].units).magnitude)
-        except Exception:  # noqa: BLE001  pint's dimensionality errors
+            half_max = U.to_internal(given, U.concentration_kind(raw.trigger, t_unit),
+                                     positive=True)
+        except U.UnitProblem as exc:
             raise Bad(f"half_max must be a level of the trigger field '{raw.trigger}' (in "
-                      f"{t_unit}), got {raw.half_max if raw.half_max is not None else q}",
-                      key="half_max") from None
-        if not (math.isfinite(half_max) and half_max > 0):
-            raise Bad(f"half_max must be > 0, got {raw.half_max}", key="half_max")
+                      f"{t_unit}): {exc}", key="half_max") from None
         hill = _value(raw, "hill", "pH_responsive")
         if not (math.isfinite(hill) and hill > 0):
             raise Bad(f"hill must be a finite number > 0, got {hill!r}", key="hill")

@@ -152,8 +152,11 @@ def test_repeated_doses_count_and_total(repeat, n):
 def test_repeated_doses_in_the_run_file(tmp_path):
     p = tmp_path / "weekly.yaml"
     p.write_text(text(dose(at="0 h", repeat="{every: 1 d, times: 3}"), duration="4 d"))
-    with open_run(run_scenario(p, tmp_path / "weekly.h5", progress=False)) as r:
+    out = run_scenario(p, tmp_path / "weekly.h5", progress=False)
+    with open_run(out) as r:
         ro = r.readouts()
+    log = Path(out).with_suffix(".log").read_text()
+    assert log.count("particles of exosome (intravenous route)") == 3, log
     t, tot = ro["time_min"], ro["total exosome"]          # the readout counts particles
     per = spec_of(load(dose())).delivered_particles
     for k in range(3):
