@@ -58,7 +58,8 @@ def test_references_name_a_doi_or_a_seed_document():
             assert (SHARED_SEEDS / where).is_file(), f"{key}: seed file {where} not present"
 
 
-@pytest.mark.parametrize("path", [CELLS_CSV, FIELDS_CSV, BRAIN_CSV], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [CELLS_CSV, FIELDS_CSV, BRAIN_CSV, SEEDS_DIR / "bone.csv"],
+                         ids=lambda p: p.name)
 def test_every_row_has_value_unit_status_and_evidence(path):
     rows = _rows(path)
     assert rows
