@@ -3,3 +3,4 @@
 from .cells import Osteoblast
 
 __all__ = ["Osteoblast"]
+from . import readouts as _readouts  # noqa: F401
