@@ -175,4 +175,4 @@ class MicroCTReadout(ReadoutKind):
 
 
 for _name in MICRO_CT_READOUTS:
-    READOUT_KINDS.register(MicroCTReadout(_name), builtin=True)
+    READOUT_KINDS.register(MicroCTReadout(_name))
