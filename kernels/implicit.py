@@ -187,6 +187,55 @@ class ImplicitPropagator:
         rh *= self._inv
         return f.idctn(rh, type=2, norm="ortho")
 
+    def _amg(self, cdt, sumg):
+        """An algebraic-multigrid V-cycle for the transport matrix at ``cdt`` (CPU), or None.
+
+        Impermeable walls (mineralised bone, for instance) cut the lattice into plates and
+        channels that the uniform spectral inverse knows nothing of: with a quarter of the
+        voxels impermeable the CG took 300-450 iterations a solve at a 6 h step. On the CPU
+        the preconditioner is then a classical AMG V-cycle (pyamg) of the exact
+        transport matrix ``I − c dt L`` (cell exchange is left to the CG), built once per step
+        length and geometry. Without pyamg, or on a GPU, the spectral one is used.
+        """
+        if self.backend.is_gpu:   # pragma: no cover - needs a GPU
+            return None
+        cache = self.__dict__.setdefault("_amg_cache", {})
+        if cdt in cache:
+            return cache[cdt]
+        try:
+            import pyamg  # noqa: PLC0415
+            import scipy.sparse as sp  # noqa: PLC0415
+        except ImportError:   # pragma: no cover - pyamg is a dependency
+            cache[cdt] = None
+            return None
+        n = int(np.prod(self.shape))
+        idx = np.arange(n).reshape(self.shape)
+        w = cdt * self.d / self.dx**2
+        diag = (1.0 + cdt * self.k * np.asarray(self._kvox, dtype=np.float64)
+                + w * np.asarray(sumg, dtype=np.float64)).reshape(-1)
+        rows, cols, vals = [np.arange(n)], [np.arange(n)], [diag]
+        for ax in range(3):
+            if self.shape[ax] < 2:
+                continue
+            lo = [slice(None)] * 3
+            hi = [slice(None)] * 3
+            lo[ax], hi[ax] = slice(0, -1), slice(1, None)
+            g = np.asarray(self.g.g[ax], dtype=np.float64).reshape(-1)
+            a, b = idx[tuple(lo)].reshape(-1), idx[tuple(hi)].reshape(-1)
+            keep = g > 0
+            a, b, g = a[keep], b[keep], -w * g[keep]
+            rows += [a, b]
+            cols += [b, a]
+            vals += [g, g]
+        A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(n, n))
+        # classical (Ruge-Stueben) AMG: this is an M-matrix, and its set-up is 5x cheaper
+        # than smoothed aggregation's here (measured on 100x80x20 with plates: 0.26 s vs 2.9 s,
+        # 12 vs 15 iterations)
+        ml = pyamg.ruge_stuben_solver(A, max_coarse=100, coarse_solver="splu")
+        cache[cdt] = ml.aspreconditioner(cycle="V")
+        return cache[cdt]
+
     def _solve(self, rhs, x0, cdt, su_flat, voxels):
         """CG on ``(I − c dt L + c dt diag(su)) x = rhs`` from ``x0``; returns x and iterations."""
         xp = self.xp
@@ -212,13 +261,18 @@ class ImplicitPropagator:
             if small is not None:
                 jac = diag + cdt * self.d / self.dx**2 * sumg
 
-            def precondition(r, c):
-                z = xp.zeros_like(r)
-                for mk in masks:
-                    z += xp.where(mk, self._precondition(xp.where(mk, r, 0.0), c), 0.0)
-                if small is not None:
-                    z += xp.where(small, r / jac, 0.0)
-                return z
+            amg = self._amg(cdt, sumg)
+            if amg is not None:
+                def precondition(r, c):
+                    return amg(r.reshape(-1)).reshape(r.shape)
+            else:
+                def precondition(r, c):
+                    z = xp.zeros_like(r)
+                    for mk in masks:
+                        z += xp.where(mk, self._precondition(xp.where(mk, r, 0.0), c), 0.0)
+                    if small is not None:
+                        z += xp.where(small, r / jac, 0.0)
+                    return z
         else:
             x_imp = None
             precondition = self._precondition
