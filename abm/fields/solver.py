@@ -55,7 +55,7 @@ from kernels.implicit import ImplicitPropagator, NotConvergedError
 from kernels.spectral import SpectralPropagator
 
 from ..errors import FieldNotFiniteError, ModelInputError
-from .sources import FieldSources
+from .sources import FieldSources, depot_from_state, depot_state
 from .species import Depot, Species, TissueClass, finite_nonneg
 
 __all__ = [
@@ -455,10 +455,7 @@ class FieldSolver(FieldSources):
             law, rate, released; amounts in field unit × µm³), ``time`` (min) and
             ``step_count``.
         """
-        depots = {f"{k:04d}": {"species": d.species, "voxels": np.asarray(to_numpy(d.voxels)),
-                               "remaining": float(d.remaining), "law": d.law,
-                               "rate": float(d.rate), "released": float(d.released)}
-                  for k, d in enumerate(self.depots)}
+        depots = {f"{k:04d}": depot_state(d) for k, d in enumerate(self.depots)}
         return {"fields": {sp.name: np.asarray(to_numpy(self.u[i]))
                            for i, sp in enumerate(self.species)},
                 "depots": depots, "time": float(self.time), "step_count": int(self.step_count)}
@@ -482,9 +479,7 @@ class FieldSolver(FieldSources):
                 raise ModelInputError(f"checkpoint field {sp.name!r} has shape {a.shape}, the "
                                       f"lattice is {self.shape}")
             self.u[i][...] = self.xp.asarray(a)
-        self.depots = [Depot(d["species"], self.xp.asarray(np.asarray(d["voxels"], np.int64)),
-                             float(d["remaining"]), d["law"], float(d["rate"]),
-                             float(d["released"])) for _, d in sorted(depots.items())]
+        self.depots = [depot_from_state(d, self.xp) for _, d in sorted(depots.items())]
         self.clear_point_exchange()
         self.time = float(time)
         self.step_count = int(step_count)
