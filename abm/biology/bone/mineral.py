@@ -14,7 +14,9 @@ voxel ``v`` on the surface (``surface > 0``):
 
 * formation: ``m_v += f · n_OB(v) · dt``, with ``f = MAR · A_OB / dx³`` (1/min) — the
   osteoblast's mineral apposition rate ``MAR`` (µm/min) over its footprint ``A_OB`` (µm²)
-  fills its own voxel, and the front it builds advances into the marrow;
+  fills its own voxel, and the front it builds advances into the marrow; in a healing
+  defect (label ``defect``) an active osteoblast off any surface also lays down woven bone,
+  at ``de_novo_share`` of that rate;
 * resorption: each osteoclast removes ``r · dt`` of mineral, ``r = V_OC / dx³`` with the
   volume resorption rate ``V_OC`` (µm³/min), shared evenly among the bone faces of its
   voxel (never more than a bone voxel holds);
@@ -102,6 +104,10 @@ class MineralTissue(TissueProcess):
     matrix_tgfb : ng/mL
         TGF-β freed per volume of bone resorbed, as the concentration it would have in that
         volume (ng/mL = ng per 10¹² µm³ of bone).
+    de_novo_share : 1
+        Share of the apposition rate at which an active osteoblast off any bone surface
+        deposits in a healing-defect voxel (label ``defect``: woven bone nucleating on the
+        provisional matrix of the defect, away from the host bone). 0: only on surfaces.
     relabel_every : min
         How often the tissue labels follow the mineral (the field engine rebuilds its
         operators when they change). Between relabellings, formation and resorption already
@@ -113,9 +119,12 @@ class MineralTissue(TissueProcess):
     parameters = {k: (_SEED[k], kind) for k, kind in (
         ("apposition_rate", U.SPEED), ("osteoblast_footprint", _AREA),
         ("resorption_rate", _VOLRATE), ("threshold", U.DIMENSIONLESS),
-        ("matrix_tgfb", _TGFB_CONTENT), ("relabel_every", U.TIME))}
+        ("matrix_tgfb", _TGFB_CONTENT), ("relabel_every", U.TIME),
+        ("de_novo_share", U.DIMENSIONLESS))}
     #: Soft labels in which osteoblasts may deposit (and which resorbed bone becomes: the first).
     soft_labels = ("marrow", "defect")
+    #: Soft labels where osteoblasts also deposit off a surface (at ``de_novo_share``).
+    de_novo_labels = ("defect",)
     #: Mineralised labels (impermeable, no cells; the scenario declares them so).
     bone_labels = ("trabecular", "cortex")
     #: Cell types and states the process reads.
@@ -196,6 +205,12 @@ class MineralTissue(TissueProcess):
         f = p["apposition_rate"] * p["osteoblast_footprint"] / model.fields.dx**3
         n_ob = self._count(model, *self.osteoblast)
         gain = f * dt * n_ob * (on_surface & soft_here)
+        if p["de_novo_share"] > 0:
+            de_novo = xp.zeros(shape, dtype=bool)
+            for name in self.de_novo_labels:
+                if name in model.tissue_names:
+                    de_novo |= lab == model.tissue_names.index(name)
+            gain = gain + p["de_novo_share"] * f * dt * n_ob * (de_novo & ~on_surface)
 
         # resorption: osteoclasts on the surface share their rate among their bone faces
         r = p["resorption_rate"] / model.fields.dx**3

@@ -134,3 +134,24 @@ def test_the_process_needs_the_bone_labels_and_sane_parameters():
         MineralTissue(threshold=1.5)
     with pytest.raises(ModelInputError, match="resorption_rate"):
         MineralTissue(resorption_rate=-1.0)
+
+
+def test_in_a_defect_an_osteoblast_off_the_surface_lays_down_woven_bone_at_its_share():
+    lab = np.zeros((8, 6, 6), np.uint8)
+    lab[:3] = 1
+    lab[5:] = 3                      # the defect, away from the bone
+    tissue = [TissueClass("marrow"), TissueClass("trabecular", permeable=False),
+              TissueClass("cortex", permeable=False), TissueClass("defect")]
+    m = TissueModel(shape=lab.shape, dx=DX, fields=[Species("TGF-b", 0.0, 0.0)],
+                    cell_types=[Osteoblast], labels=lab, tissue=tissue,
+                    label_capacity=[2, 0, 0, 2], dt=60.0, seed=3, backend="numpy",
+                    parameters={"Osteoblast": STILL},
+                    processes=[MineralTissue(relabel_every=0.0, de_novo_share=0.25)])
+    m.add_cells(Osteoblast, np.array([[6, 2, 2], [4, 2, 2]]), state="active")  # defect, marrow
+    for _ in range(10):
+        m.step()
+    p = m.processes[0].p
+    f = p["apposition_rate"] * p["osteoblast_footprint"] / DX**3
+    mn = m.tissue_states["mineral"].reshape(m.shape)
+    assert mn[6, 2, 2] == pytest.approx(0.25 * f * 600.0, rel=1e-12)
+    assert mn[4, 2, 2] == 0.0        # marrow away from bone: nothing
