@@ -9,8 +9,8 @@ cross the threshold, so diffusion and cells see the changed tissue at once. A se
 ``surface``, is the share (0–1) of a soft voxel's six faces that touch bone (0 inside bone
 and in marrow away from it): the bone surface cells sense as ``tissue_state:surface``.
 
-Each step, with ``n_OB(v)`` the active osteoblasts and ``n_OC(v)`` the osteoclasts of soft
-voxel ``v`` on the surface (``surface > 0``):
+Each step, with ``n_OB(v)`` the active osteoblasts of soft voxel ``v`` on the surface
+(``surface > 0``) and ``n_OC(v)`` the osteoclasts of voxel ``v``:
 
 * formation: ``m_v += f · n_OB(v) · dt``, with ``f = MAR · A_OB / dx³`` (1/min) — the
   osteoblast's mineral apposition rate ``MAR`` (µm/min) over its footprint ``A_OB`` (µm²)
@@ -18,8 +18,10 @@ voxel ``v`` on the surface (``surface > 0``):
   defect (label ``defect``) an active osteoblast off any surface also lays down woven bone,
   at ``de_novo_share`` of that rate;
 * resorption: each osteoclast removes ``r · dt`` of mineral, ``r = V_OC / dx³`` with the
-  volume resorption rate ``V_OC`` (µm³/min), shared evenly among the bone faces of its
-  voxel (never more than a bone voxel holds);
+  volume resorption rate ``V_OC`` (µm³/min), shared evenly among the mineral it touches —
+  its neighbours and its own voxel wherever they hold mineral, bone or a remnant below the
+  threshold (never more than a voxel holds); an osteoclast touching no mineral resorbs
+  nothing;
 * the matrix TGF-β freed by resorption (``matrix_tgfb`` per µm³ of bone) is released into
   the osteoclast's voxel of the ``TGF-b`` field, when the scenario declares one: the
   coupling signal that calls osteoblasts to the resorbed site.
@@ -212,15 +214,19 @@ class MineralTissue(TissueProcess):
                     de_novo |= lab == model.tissue_names.index(name)
             gain = gain + p["de_novo_share"] * f * dt * n_ob * (de_novo & ~on_surface)
 
-        # resorption: osteoclasts on the surface share their rate among their bone faces
+        # resorption: an osteoclast shares its rate among the mineral it touches: its bone
+        # faces and any partly mineralised neighbour or own voxel (so no mineral is left
+        # stranded below the bone threshold where bone was resorbed)
         r = p["resorption_rate"] / model.fields.dx**3
-        n_oc = self._count(model, self.osteoclast) * on_surface
-        share = xp.where(on_surface, r * dt * n_oc / xp.maximum(nbone, 1.0), 0.0)
-        demand = bone_neighbour_sum(xp, share) * bone
-        taken = xp.minimum(demand, m * bone)
+        has = (m > 0).astype(np.float64)
+        ntarget = bone_neighbour_sum(xp, has) + has
+        n_oc = self._count(model, self.osteoclast)
+        share = xp.where(ntarget > 0, r * dt * n_oc / xp.maximum(ntarget, 1.0), 0.0)
+        demand = has * (bone_neighbour_sum(xp, share) + share)
+        taken = xp.minimum(demand, m)
         frac = xp.where(demand > 0, taken / xp.where(demand > 0, demand, 1.0), 0.0)
         # what each osteoclast voxel actually resorbed (mineral volume fraction of a voxel)
-        resorbed_at = bone_neighbour_sum(xp, frac) * share
+        resorbed_at = share * (bone_neighbour_sum(xp, frac) + frac)
 
         m_new = xp.minimum(m + gain, 1.0) - taken
         m_new = xp.maximum(m_new, 0.0)

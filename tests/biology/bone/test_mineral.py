@@ -155,3 +155,17 @@ def test_in_a_defect_an_osteoblast_off_the_surface_lays_down_woven_bone_at_its_s
     mn = m.tissue_states["mineral"].reshape(m.shape)
     assert mn[6, 2, 2] == pytest.approx(0.25 * f * 600.0, rel=1e-12)
     assert mn[4, 2, 2] == 0.0        # marrow away from bone: nothing
+
+
+def test_an_osteoclast_also_clears_a_remnant_below_the_threshold_in_its_own_voxel():
+    lab = np.zeros((5, 5, 5), np.uint8)
+    lab[2, 2, 1] = 1                                   # one bone face below
+    m = _model(lab, relabel_every=0.0)
+    mn = m.tissue_states["mineral"].reshape(m.shape)
+    mn[2, 2, 2] = 0.3                                  # a remnant where the osteoclast sits
+    m.add_cells(Osteoclast, np.array([[2, 2, 2]]))
+    r = m.processes[0].p["resorption_rate"] / DX**3 * m.dt
+    m.step()
+    mn = m.tissue_states["mineral"].reshape(m.shape)
+    assert mn[2, 2, 2] == pytest.approx(0.3 - r / 2, rel=1e-12)
+    assert mn[2, 2, 1] == pytest.approx(1 - r / 2, rel=1e-12)
