@@ -12,6 +12,7 @@ Commands::
     abm view RUN.h5 [--field NAME] [--mode slices|iso|volume]
     abm render RUN.h5 --out FILE.png|.gif|.mp4 [--field NAME] [--time T] [--camera PRESET]
                [--cells TYPE ...] [--size WxH] [--fps F] [--max-points N]
+    abm render RUN.h5 [RUN2.h5 ...] --bone [--compare] --out FILE.png [--time T] [--opacity A]
     abm plot RUN.h5 [RUN2.h5 ...] --out FILE.png [--readout NAME ...] [--label L ...]
     abm demo [--hours H] [--out PNG]
     abm info-backend
@@ -198,6 +199,9 @@ def _main(argv) -> int:
     rn.add_argument("--thickness", type=int, default=0, metavar="VOXELS",
                     help="with --section: also draw cells this many voxels either side (default 0)")
     rn.add_argument("--overwrite", action="store_true", help="replace an existing picture")
+    from viz.bone import add_bone_options  # noqa: PLC0415  (--bone, --compare: viz/bone.py)
+
+    add_bone_options(rn)
     pl = sub.add_parser("plot", help="plot readout time series of one or more runs")
     pl.add_argument("runs", type=Path, nargs="*", help="run files (HDF5), e.g. treated and control")
     pl.add_argument("--arm", dest="arms", action="append", default=None, metavar="LABEL=FILES",
@@ -285,6 +289,11 @@ def _main(argv) -> int:
                       time_unit=args.time_unit, overwrite=args.overwrite)
             print(f"wrote {args.out}")
             return 0
+        if args.cmd == "render":
+            from viz.bone import bone_command  # noqa: PLC0415
+
+            if bone_command(args) == 0:           # --bone [--compare]; -1: not a bone picture
+                return 0
         if args.cmd == "render" and args.section is not None:
             from viz.section import render_section  # noqa: PLC0415
 
