@@ -327,3 +327,17 @@ def test_an_unknown_option_or_format_is_refused(runs, tmp_path, capsys):
         render_bone_compare([runs["block"]], tmp_path / "c.png")
     with pytest.raises(ModelInputError, match="one label per run"):
         render_bone_compare([runs["block"], runs["geo"]], tmp_path / "c.png", labels=["a"])
+
+
+def test_a_long_lattice_is_block_averaged_before_contouring(tmp_path):
+    # 16^3 voxels with an 8^3 box at voxels 4..11, contoured at most 8 per axis: blocks of 2^3
+    # voxels, so a 4^3 box of 40 um voxels, with the same analytic volume in those voxels
+    m = np.zeros((16, 16, 16), np.float32)
+    m[4:12, 4:12, 4:12] = 1.0
+    path = _synthetic(tmp_path / "long.h5", m, "processes: {mineral: {}}\n")
+    with open_run(path) as run:
+        fine, coarse = bone_surface(run, 0), bone_surface(run, 0, max_dim=8)
+    assert int(coarse.field_data["block"][0]) == 2 and int(fine.field_data["block"][0]) == 1
+    assert fine.volume == pytest.approx((512 - 21 / 2 - 5 / 6) * DX**3, rel=1e-9)
+    assert coarse.volume == pytest.approx((64 - 9 / 2 - 5 / 6) * (2 * DX)**3, rel=1e-9)
+    assert coarse.bounds == pytest.approx((80, 240) * 3, abs=1e-6)
