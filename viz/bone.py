@@ -359,9 +359,12 @@ class BoneScene:
         self.stride = 1
         self.title = ""
         self.legend: list[tuple[str, str]] = []
+        self._actors: list = []
 
     def draw(self, i: int = -1) -> None:
         """Draw snapshot ``i``: bone surface, cell glyphs, axes in µm, legend and title.
+
+        What an earlier call drew is removed first, so a scene can step through snapshots.
 
         Parameters
         ----------
@@ -374,21 +377,22 @@ class BoneScene:
             raise ModelInputError(f"snapshot {i} is out of range: {run.path} holds {n} complete "
                                   f"snapshots (0..{n - 1})")
         i = int(i) % n
+        self.clear()
         p.set_background(BACKGROUND)
-        p.add_mesh(pv.Box(bounds=self.bounds).outline(), color="#707070", line_width=1,
-                   pickable=False)
+        self._keep(p.add_mesh(pv.Box(bounds=self.bounds).outline(), color="#707070", line_width=1,
+                   pickable=False))
         self.surface = bone_surface(run, i, max_dim=self.max_dim)
         thr = float(self.surface.field_data["threshold"][0])
         src = str(self.surface.field_data["source"][0])
-        p.add_mesh(self.surface, color=BONE_COLOUR, opacity=self.opacity, smooth_shading=True,
-                   specular=0.2, show_scalar_bar=False)
+        self._keep(p.add_mesh(self.surface, color=BONE_COLOUR, opacity=self.opacity, smooth_shading=True,
+                   specular=0.2, show_scalar_bar=False))
         legend = [[f"bone (mineral >= {thr:g})" if src == "mineral"
                    else "bone (" + "/".join(n for n in BONE_LABELS if n in run.tissue_names) + ")",
                    BONE_COLOUR]]
         legend += self._draw_cells(i)
-        p.show_bounds(bounds=self.bounds, xtitle="x (um)", ytitle="y (um)", ztitle="z (um)",
+        self._keep(p.show_bounds(bounds=self.bounds, xtitle="x (um)", ytitle="y (um)", ztitle="z (um)",
                       color="#d0d0d0", font_size=9, location="outer", ticks="outside",
-                      n_xlabels=3, n_ylabels=3, n_zlabels=3, fmt="%.0f")
+                      n_xlabels=3, n_ylabels=3, n_zlabels=3, fmt="%.0f"))
         if self.stride > 1:
             legend.append([f"(1 in {self.stride} cells drawn)", "#707070"])
         self.legend = [(str(k), str(c)) for k, c in legend]
@@ -402,7 +406,17 @@ class BoneScene:
                 parts.append(f"{name} {val:.3g}" + ("" if abs(tr - t) <= 1e-6 * max(1.0, abs(t))
                                                     else f" (at {_fmt_time(tr, _time_unit(run))})"))
         self.title = "   ".join(parts)
-        p.add_text(self.title, position="upper_left", font_size=10, color="white")
+        self._keep(p.add_text(self.title, position="upper_left", font_size=10, color="white"))
+
+    def clear(self) -> None:
+        """Remove what :meth:`draw` added (the plotter's lights and camera stay)."""
+        for actor in self._actors:
+            self.plotter.remove_actor(actor, render=False)
+        self._actors = []
+
+    def _keep(self, actor):
+        self._actors.append(actor)
+        return actor
 
     def _draw_legend(self, font_size: int = 9) -> None:
         """The legend: one line per entry in its own colour, right-aligned at the upper right.
@@ -419,6 +433,7 @@ class BoneScene:
             actor = p.add_text(text, position=(vw - 8, vh - 32 - step * k), font_size=font_size,
                                color=colour)
             actor.prop.justification_horizontal = "right"
+            self._keep(actor)
 
     def _draw_cells(self, i: int) -> list:
         pv, p, run = self._pv, self.plotter, self.run
@@ -456,24 +471,29 @@ class BoneScene:
                 if not sel.any():
                     continue
                 glyphs = pv.PolyData(xyz[sel]).glyph(geom=ball, scale=False, orient=False)
-                p.add_mesh(glyphs, color=colour, smooth_shading=True, show_scalar_bar=False)
+                self._keep(p.add_mesh(glyphs, color=colour, smooth_shading=True,
+                                      show_scalar_bar=False))
         return legend
 
 
 # ----------------------------------------------------------------------------- pictures
-def _check_png(out: Path, overwrite: bool) -> None:
-    if out.suffix.lower() != ".png":
+def _check_png(out: Path, overwrite: bool, movie: bool = False) -> str:
+    ext = out.suffix.lower()
+    if ext != ".png" and not (movie and ext == ".gif"):
         shown = repr(out.suffix) if out.suffix else "(none)"
+        more = " (one snapshot) or a .gif (one frame per snapshot)" if movie else \
+            " (one snapshot per panel)"
         raise ModelInputError(f"cannot write a bone picture to {out}: unknown extension {shown}; "
-                              "--bone draws one snapshot (per panel) to a .png")
+                              f"--bone draws to a .png{more}")
     if out.is_dir():
-        raise ModelInputError(f"{out} is a folder; give a file name ending in .png")
+        raise ModelInputError(f"{out} is a folder; give a file name ending in {ext or '.png'}")
     if out.exists() and not overwrite:
         raise ModelInputError(f"{out} exists; pass --overwrite (overwrite=True) to replace it, "
                               "or choose another output path")
     if not out.parent.exists():
         raise ModelInputError(f"cannot create {out}: the folder {out.parent} does not exist; "
                               "create it first or choose another output path")
+    return ext
 
 
 def _window(window_size) -> tuple[int, int]:
@@ -499,8 +519,8 @@ def _screenshot(plotter, out: Path) -> None:
 
 def render_bone(path, out, *, time=None, camera="iso", window_size=(1024, 768), opacity=1.0,
                 cell_types=None, max_points=200_000, max_dim=BONE_MAX_DIM, label=None,
-                overwrite=False) -> Path:
-    """Picture of the bone surface with its osteoblasts and osteoclasts, off-screen to PNG.
+                overwrite=False, fps=4.0) -> Path:
+    """Picture of the bone surface with its osteoblasts and osteoclasts, off-screen to PNG (or GIF).
 
     Parameters
     ----------
@@ -508,9 +528,12 @@ def render_bone(path, out, *, time=None, camera="iso", window_size=(1024, 768), 
         Run file (``RUN.h5``) of a bone scenario: a ``mineral`` tissue state, or the
         ``trabecular``/``cortex`` labels.
     out : str or Path
-        Picture to write (``.png``); written to a temporary file and renamed when complete.
+        Picture to write: ``.png`` one snapshot, ``.gif`` one frame per complete snapshot (the
+        remodelling as a movie; camera of the first frame); written to a temporary file and
+        renamed when complete.
     time : str or float, optional
-        Snapshot nearest this simulated time (``"28 d"``, or minutes); default the last.
+        PNG: the snapshot nearest this simulated time (``"28 d"``, or minutes); default the
+        last.
     camera : {"iso", "xy", "xz", "yz"}
         Camera preset (:data:`viz.camera.CAMERA_PRESETS`).
     window_size : (int, int)
@@ -527,6 +550,8 @@ def render_bone(path, out, *, time=None, camera="iso", window_size=(1024, 768), 
         Name in the title (default the scenario name).
     overwrite : bool
         Replace an existing ``out``.
+    fps : float
+        GIF frames per second.
 
     Returns
     -------
@@ -537,10 +562,15 @@ def render_bone(path, out, *, time=None, camera="iso", window_size=(1024, 768), 
     ------
     ModelInputError
         No bone in the run or at the snapshot, unknown camera or cell type, time outside the
-        run, bad output path, existing output without ``overwrite``.
+        run (or a time for a GIF), bad output path, existing output without ``overwrite``.
     """
     out = Path(out)
-    _check_png(out, overwrite)
+    ext = _check_png(out, overwrite, movie=True)
+    if ext == ".gif" and time is not None:
+        raise ModelInputError("time selects one snapshot for a .png; a .gif shows every snapshot: "
+                              "leave time out")
+    if not float(fps) > 0:
+        raise ModelInputError(f"fps must be > 0, got {fps!r}")
     if camera not in CAMERA_PRESETS:
         raise ModelInputError(f"unknown camera preset {camera!r}; choose one of "
                               f"{', '.join(CAMERA_PRESETS)}")
@@ -558,12 +588,34 @@ def render_bone(path, out, *, time=None, camera="iso", window_size=(1024, 768), 
         try:
             scene = BoneScene(plotter, run, cell_types=cell_types, opacity=opacity,
                               max_points=max_points, max_dim=max_dim, label=label)
-            scene.draw(index)
-            apply_camera(plotter, camera, scene.bounds)
-            _screenshot(plotter, out)
+            if ext == ".png":
+                scene.draw(index)
+                apply_camera(plotter, camera, scene.bounds)
+                _screenshot(plotter, out)
+            else:
+                _bone_movie(plotter, scene, camera, out, fps)
         finally:
             plotter.close()
     return out
+
+
+def _bone_movie(plotter, scene: BoneScene, camera: str, out: Path, fps: float) -> None:
+    """One GIF frame per complete snapshot, written as rendered (memory of one frame)."""
+    from .render import GifStreamWriter  # noqa: PLC0415
+
+    tmp = out.with_name(f".{out.stem}.partial-{os.getpid()}{out.suffix}")
+    try:
+        with GifStreamWriter(tmp, fps=fps) as gif:
+            for i in range(scene.run.n_snapshots):
+                scene.draw(i)
+                if i == 0:
+                    apply_camera(plotter, camera, scene.bounds)
+                plotter.render()
+                gif.append(plotter.screenshot(return_img=True))
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def render_bone_compare(paths, out, *, labels=None, time=None, camera="iso", window_size=None,
@@ -736,6 +788,7 @@ def bone_command(args) -> int:
             raise ModelInputError("one run, one --label")
         render_bone(args.run, args.out, time=args.time, camera=args.camera, window_size=size,
                     opacity=args.opacity, cell_types=args.cells, max_points=args.max_points,
-                    label=args.labels[0] if args.labels else None, overwrite=args.overwrite)
+                    label=args.labels[0] if args.labels else None, overwrite=args.overwrite,
+                    fps=args.fps)
     print(f"wrote {args.out}")
     return 0

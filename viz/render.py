@@ -61,7 +61,7 @@ class GifStreamWriter:
         im = Image.fromarray(np.ascontiguousarray(frame[..., :3]).astype(np.uint8), "RGB")
         q = im.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
         buf = io.BytesIO()
-        q.save(buf, format="GIF")
+        q.save(buf, format="GIF", interlace=False)   # the frame is written non-interlaced
         w, h, table, bits, image = _single_gif_parts(buf.getvalue())
         if self._size is None:
             self._size = (w, h)
