@@ -65,6 +65,34 @@ def _dct_module(backend: Backend):
     return fft
 
 
+def _v_cycle(ml):
+    """One V-cycle of the pyamg hierarchy ``ml`` from a zero guess, as a function of ``b``.
+
+    The same cycle as ``ml.aspreconditioner(cycle="V")`` (its levels' pre- and post-smoothers,
+    restriction, prolongation and coarse solver), without the two residual norms that
+    ``ml.solve`` computes around every cycle for its stopping test, which a preconditioner
+    does not need (they took half the time of a solve on 2 busy cores, measured).
+    """
+    levels = ml.levels
+
+    def down(lvl, b):
+        level = levels[lvl]
+        x = np.zeros_like(b)
+        level.presmoother(level.A, x, b)
+        coarse_b = level.R @ (b - level.A @ x)
+        if lvl == len(levels) - 2:
+            coarse_x = ml.coarse_solver(levels[-1].A, coarse_b)
+        else:
+            coarse_x = down(lvl + 1, coarse_b)
+        x += level.P @ coarse_x
+        level.postsmoother(level.A, x, b)
+        return x
+
+    if len(levels) == 1:
+        return lambda b: ml.coarse_solver(levels[0].A, b)
+    return lambda b: down(0, np.ascontiguousarray(b, dtype=np.float64))
+
+
 class ImplicitPropagator:
     """One species' implicit step on a heterogeneous lattice.
 
@@ -233,7 +261,7 @@ class ImplicitPropagator:
         # than smoothed aggregation's here (measured on 100x80x20 with plates: 0.26 s vs 2.9 s,
         # 12 vs 15 iterations)
         ml = pyamg.ruge_stuben_solver(A, max_coarse=100, coarse_solver="splu")
-        cache[cdt] = ml.aspreconditioner(cycle="V")
+        cache[cdt] = _v_cycle(ml)
         return cache[cdt]
 
     def _solve(self, rhs, x0, cdt, su_flat, voxels):
