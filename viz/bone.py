@@ -716,7 +716,8 @@ def add_bone_options(parser) -> None:
     parser : argparse.ArgumentParser
     """
     parser.add_argument("more_runs", type=Path, nargs="*", metavar="RUN2",
-                        help="with --bone --compare: further run files shown below the first")
+                        help="with --bone --compare: further run files shown below the first "
+                             "(give all run files before the options)")
     parser.add_argument("--bone", action="store_true",
                         help="draw the bone surface (mineral isosurface, or the trabecular/cortex "
                              "labels) with osteoblasts and osteoclasts on it (.png)")
