@@ -45,15 +45,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BRAIN = ROOT / "scenarios" / "brain"
 RESULTS = ROOT / "benchmarks" / "results"
+#: The scenario tree a report covers (``scenarios/<tree>/``); benchmarks/bone_report.py sets "bone".
+TREE = "brain"
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python benchmarks/brain_report.py",
+    ap = argparse.ArgumentParser(prog=f"python benchmarks/{TREE}_report.py",
                                  description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", action="append", default=[], metavar="NAME",
-                    help="a scenario of scenarios/brain/ by file stem (repeatable)")
+                    help=f"a scenario of scenarios/{TREE}/ by file stem (repeatable)")
     ap.add_argument("--scenario", action="append", default=[], metavar="FILE", type=Path,
-                    help="a scenario file instead of scenarios/brain/ (repeatable)")
+                    help=f"a scenario file instead of scenarios/{TREE}/ (repeatable)")
     ap.add_argument("--animals", type=int, default=3, metavar="N",
                     help="virtual animals (seeds) per arm (default 3)")
     ap.add_argument("--quick", action="store_true",
@@ -64,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--backend", choices=["numpy", "cupy"], default=None)
     ap.add_argument("--out", type=Path, default=RESULTS, help="folder for the report")
     ap.add_argument("--keep-runs", action="store_true",
-                    help="keep the run files in <out>/brain_report_DATE/runs/")
+                    help=f"keep the run files in <out>/{TREE}_report_DATE/runs/")
     ap.add_argument("--overwrite", action="store_true", help="replace a report of the same date")
     return ap
 
@@ -78,15 +80,16 @@ def _scenarios(args) -> list[Path]:
             if not p.is_file():
                 raise ModelInputError(f"scenario file {p} not found; check the path")
         return list(args.scenario)
-    found = sorted(BRAIN.glob("*.yaml"))
+    tree = ROOT / "scenarios" / TREE
+    found = sorted(tree.glob("*.yaml"))
     if not args.only:
         if not found:
-            raise ModelInputError(f"no scenario files in {BRAIN}; give --scenario FILE")
+            raise ModelInputError(f"no scenario files in {tree}; give --scenario FILE")
         return found
     stems = {p.stem: p for p in found}
     for name in args.only:
         if name not in stems:
-            raise ModelInputError(f"no scenario {name!r} in scenarios/brain/"
+            raise ModelInputError(f"no scenario {name!r} in scenarios/{TREE}/"
                                   f"{did_you_mean(name, list(stems))}; there are: "
                                   f"{', '.join(stems) or 'none'}")
     return [stems[n] for n in args.only]
@@ -181,7 +184,7 @@ def main(argv=None) -> int:
         out = Path(args.out)
         if not out.is_dir():
             raise ModelInputError(f"folder {out} does not exist; create it or choose another --out")
-        js, fig_dir = out / f"brain_report_{date}.json", out / f"brain_report_{date}"
+        js, fig_dir = out / f"{TREE}_report_{date}.json", out / f"{TREE}_report_{date}"
         if js.exists() and not args.overwrite:
             raise ModelInputError(f"{js} exists; pass --overwrite to replace it or choose --out")
         n_runs = 0
@@ -189,15 +192,16 @@ def main(argv=None) -> int:
             sc = load_scenario(p, list(args.overrides))
             n_runs += len(sc.arms) * args.animals
     except (ModelInputError, ScenarioError, RunFileError) as exc:
-        print(f"brain_report: {exc}", file=sys.stderr)
+        print(f"{TREE}_report: {exc}", file=sys.stderr)
         return 2
     fig_dir.mkdir(exist_ok=True)
     report = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "command": " ".join(["python", "benchmarks/brain_report.py", *(argv or sys.argv[1:])]),
+              "command": " ".join(["python", f"benchmarks/{TREE}_report.py",
+                                   *(argv or sys.argv[1:])]),
               "quick": args.quick, "animals": args.animals, "machine": _machine(),
               "scenarios": {}}
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="brain-report-") as tmp, \
+    with tempfile.TemporaryDirectory(prefix=f"{TREE}-report-") as tmp, \
             tqdm(total=n_runs, unit="run", file=sys.stderr, dynamic_ncols=True) as bar:
         run_dir = fig_dir / "runs" if args.keep_runs else Path(tmp)
         for p in paths:
@@ -205,7 +209,7 @@ def main(argv=None) -> int:
             try:
                 entry = report_scenario(p, args, run_dir, fig_dir, bar)
             except (ModelInputError, ScenarioError, RunFileError) as exc:
-                print(f"brain_report: {p.name}: {exc}", file=sys.stderr)
+                print(f"{TREE}_report: {p.name}: {exc}", file=sys.stderr)
                 return 2
             report["scenarios"][entry["name"]] = entry
     report["wall_s"] = round(time.perf_counter() - t0, 3)
