@@ -109,7 +109,9 @@ def defect_fill(site, bone, weights=None) -> float:
     return float((w[site] * b[site]).sum() / den)
 
 
-@PROCESSES.register(builtin=True)
+# registered as a biology process, not a built-in: its settings describe the geometry, not
+# biology, so it has no rows in seeds/processes.csv (which every built-in process has)
+@PROCESSES.register
 class DefectSite(TissueProcess):
     """The voxels of the defect at the start (1) and elsewhere (0); unchanging.
 

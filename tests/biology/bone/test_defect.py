@@ -12,6 +12,7 @@ mineral process relabelling filled defect voxels as bone.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from abm.errors import ModelInputError
 from abm.readouts import evaluate_readouts
 from abm.run.build import build_model
 from abm.scenario import ScenarioError, load_scenario_text
+from abm.scenario.objects import build_labels
 
 DX = 20.0
 
@@ -164,3 +166,26 @@ def test_bad_defect_site_settings_and_a_missing_defect_are_refused():
     sc = load(STRIP, **{"- name: defect\n": "- name: hole\n"})
     with pytest.raises(ModelInputError, match="labelled 'defect'"):
         build_model(sc, backend="numpy")
+
+
+# ---------------------------------------------------------------- the shipped scenario
+SCENARIO = Path(__file__).resolve().parents[3] / "scenarios" / "bone" / "calvarial_defect_evs.yaml"
+
+
+@pytest.mark.parametrize("arm", ["empty", "bolus", "thermo_gel", "ph_gel"])
+def test_the_calvarial_scenario_loads_every_arm_with_the_strip_share_of_the_dose(arm):
+    sc = load_scenario_text(SCENARIO.read_text(), name=SCENARIO.name, base_dir=SCENARIO.parent,
+                            overrides=[f"arm={arm}"])
+    kinds = sorted(e.kind for e in sc.events)
+    assert kinds == {"empty": [], "bolus": ["exosomes"], "thermo_gel": ["hydrogel"],
+                     "ph_gel": ["hydrogel"]}[arm]
+    lab = build_labels(sc)
+    names = [t.name for t in sc.tissue]
+    strip = np.count_nonzero(lab == names.index("defect")) * sc.domain.dx ** 3      # um^3
+    disc = math.pi * 4000.0 ** 2 * 800.0                 # the whole 8 mm defect, 800 um plate
+    # the strip gets its volume share of the 100 ug dose (the file says 1.59 ug)
+    assert 100.0 * strip / disc == pytest.approx(1.59, abs=0.005)
+    if arm == "bolus":                                    # 1e10 particles/ug (seeds/delivery.csv)
+        assert sc.events[0].spec.delivered_particles == pytest.approx(1.59e10, rel=1e-9)
+    texts = [r.text for r in sc.outputs.readouts]
+    assert "defect_fill" in texts
