@@ -46,6 +46,9 @@ from .explicit import FACES, ExplicitGeometry
 
 __all__ = ["ImplicitPropagator", "NotConvergedError", "GAMMA"]
 
+#: Lattices up to this many voxels are preconditioned by the exact sparse LU factorisation of
+#: the transport matrix instead of AMG (CPU, walled tissue only).
+DIRECT_MAX = 40_000
 #: The TR-BDF2 stage fraction ``2 − √2``; both stages then solve with ``I − (γ/2) dt L``.
 GAMMA = 2.0 - math.sqrt(2.0)
 C = GAMMA / 2.0
@@ -223,7 +226,9 @@ class ImplicitPropagator:
         voxels impermeable the CG took 300-450 iterations a solve at a 6 h step. On the CPU
         the preconditioner is then a classical AMG V-cycle (pyamg) of the exact
         transport matrix ``I − c dt L`` (cell exchange is left to the CG), built once per step
-        length and geometry. Without pyamg, or on a GPU, the spectral one is used.
+        length and geometry; up to :data:`DIRECT_MAX` voxels it is the matrix's exact sparse LU
+        factorisation instead (SuperLU), so CG needs only the iterations the cells' exchange
+        adds. Without pyamg, or on a GPU, the spectral one is used.
         """
         if self.backend.is_gpu:   # pragma: no cover - needs a GPU
             return None
@@ -257,6 +262,14 @@ class ImplicitPropagator:
             vals += [g, g]
         A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                           shape=(n, n))
+        if n <= DIRECT_MAX:
+            # small lattices: the exact factorisation costs less than the AMG levels'
+            # Python overhead (a reduced 30x30x6 bone block: 9 V-cycles a solve before)
+            import scipy.sparse.linalg as sla  # noqa: PLC0415
+
+            lu = sla.splu(A.tocsc())
+            cache[cdt] = lambda b: lu.solve(np.ascontiguousarray(b, dtype=np.float64))
+            return cache[cdt]
         # classical (Ruge-Stueben) AMG: this is an M-matrix, and its set-up is 5x cheaper
         # than smoothed aggregation's here (measured on 100x80x20 with plates: 0.26 s vs 2.9 s,
         # 12 vs 15 iterations)
