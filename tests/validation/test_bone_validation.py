@@ -1,0 +1,102 @@
+"""Validation of the bone biology: OVX, sham and BMSC-EV treatment over 10 virtual animals per arm.
+
+A reduced-size variant of scenarios/bone/ovx_rat_evs.yaml (tests/validation/reduced.py: a
+0.4 x 0.4 x 0.1 mm block of the same metaphysis holding cortex and trabecular bone, 8 weeks
+at 6 h steps, EVs weekly from week 1) runs for seeds 1-10 in the arms sham, ovx and
+ev_weekly_8wk (7 weekly doses within the 8 weeks). Checked as two-sided Welch t-tests at p < 0.05
+plus the direction (abm.experiment.compare_claim, whose one-line description with mean +/- SD
+and n per arm is the failure message):
+
+* seed 002_d22e3df16e83e9bf.txt (Zhang et al. 2025): against OVX controls, BMSC-EVs raise BMD,
+  BV/TV, Tb.N, Tb.Th, Ct.Th and ultimate load and lower Tb.Sp;
+* seed 001_70475427c1d3b693.txt: EVs shift marrow macrophages towards M2;
+* OVX loses trabecular bone against sham (Wronski et al. 1988, 1989);
+* a sham animal's bone stays steady: BV/TV at 8 weeks within 5% of its start on average,
+  with the 95% interval of the change inside +/- 10%.
+
+Three of the seven outcomes do not reach p < 0.05 yet (:data:`NOT_MET`, marked as expected
+failures with their numbers). The full-size runs are benchmarks/bone_report.py's job.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from reduced import reduced_bone  # noqa: E402
+
+from abm.experiment import compare_claim, run_arms  # noqa: E402
+from abm.scenario.arms import Claim  # noqa: E402
+
+SEEDS = range(1, 11)
+P_MAX = 0.05
+EV = "ev_weekly_8wk"
+
+
+@pytest.fixture(scope="module")
+def ovx():
+    path, ov = reduced_bone("ovx_rat_evs", extent_mm=(0.4, 0.4, 0.1), axis_um=(-930, -650),
+                            duration="8 week",
+                            extra=["outputs.readout_every=1 week",
+                                   "outputs.snapshot_every=8 week",
+                                   "outputs.checkpoint_every=8 week"])
+    return run_arms(path, arms=["sham", "ovx", EV], seeds=SEEDS, workers=2, overrides=ov)
+
+
+def _check(runs, readout, a, op, b, source):
+    result = compare_claim(Claim(readout, None, a, op, b, source), runs)
+    assert result.a.n == len(SEEDS) and result.b.n == len(SEEDS), result.describe()
+    assert result.holds and result.p_welch < P_MAX, result.describe()
+    print(result.describe())         # shown with pytest -s: the numbers for the record
+    return result
+
+
+# Not met yet (measured 2026-12-02 on this reduced block, 10 animals an arm); strict, so a model
+# change that makes one hold fails here until its mark is removed:
+NOT_MET = {
+    "Tb.Th": "EVs 38.8 +/- 4.9 um vs OVX 36.1 +/- 3.0 um: the right direction, Welch p = 0.16",
+    "Ct.Th": "EVs 225.7 +/- 27 um vs OVX 225.5 +/- 29 um: no difference (p = 0.99); the cortex "
+             "of the block thins in every arm, treated or not",
+    "ultimate_load": "EVs 4.97 +/- 0.38 N vs OVX 4.73 +/- 0.23 N: the right direction, p = 0.099; "
+                     "the weakest slice's load is mostly the cortex's",
+}
+
+
+def _outcome(readout, op):
+    if readout in NOT_MET:
+        return pytest.param(readout, op, marks=pytest.mark.xfail(reason=NOT_MET[readout],
+                                                                 strict=True))
+    return pytest.param(readout, op)
+
+
+@pytest.mark.parametrize("readout, op", [_outcome(r, o) for r, o in (
+    ("BMD", ">"), ("BV/TV", ">"), ("Tb.N", ">"), ("Tb.Th", ">"), ("Ct.Th", ">"),
+    ("ultimate_load", ">"), ("Tb.Sp", "<"))])
+def test_evs_move_every_micro_ct_outcome_the_way_seed_002_pools_them(ovx, readout, op):
+    _check(ovx, readout, EV, op, "ovx", "seed 002_d22e3df16e83e9bf.txt")
+
+
+def test_evs_shift_marrow_macrophages_towards_m2(ovx):
+    _check(ovx, "fraction Macrophage M2", EV, ">", "ovx", "seed 001_70475427c1d3b693.txt")
+
+
+def test_ovx_loses_trabecular_bone_against_sham(ovx):
+    r = _check(ovx, "BV/TV", "ovx", "<", "sham", "Wronski et al. 1988, 1989")
+    assert r.a.mean < 0.85 * r.b.mean, r.describe()     # a loss, not a nuance
+
+
+def test_a_sham_animals_bone_stays_steady(ovx):
+    change = []
+    for run in ovx["sham"]:
+        bv = np.asarray(run.readouts["BV/TV"], dtype=float)
+        change.append(bv[-1] / bv[0] - 1.0)
+    change = np.array(change)
+    lo, hi = stats.t.interval(0.95, len(change) - 1, loc=change.mean(), scale=stats.sem(change))
+    print(f"sham BV/TV change over 8 weeks: {change.mean():+.3f} (95% CI {lo:+.3f} to {hi:+.3f}, "
+          f"n = {len(change)})")
+    assert abs(change.mean()) < 0.05, change
+    assert -0.10 < lo and hi < 0.10, (lo, hi)
