@@ -33,8 +33,11 @@ def parse(text, ctx: ParseContext):
     word, rest = toks[0], toks[1:]
     names = READOUT_KINDS.names()
     if word not in names:
+        # the measures by name only: with the biology's kinds their full forms no longer fit
+        # one line (each kind's form is in docs/scenario-format.md and `abm info`)
         raise Bad(f"unknown readout '{text}': '{word}' is not a measure"
-                  f"{did_you_mean(word, names)}; write {grammar()}")
+                  f"{did_you_mean(word, names)}; the measures are {choices(names)} "
+                  f"(their forms: docs/scenario-format.md)")
     kind = readout_kind(word)
     if kind.whole:
         return kind.parse(text, rest, None, ctx)

@@ -50,7 +50,9 @@ def test_messages_name_the_registered_grammars():
         parse_readout("average VEGF", TYPES, UNITS, [])
     msg = str(ei.value)
     assert "'average' is not a measure" in msg
-    assert msg.endswith("write " + grammar())
+    assert "the measures are " in msg and "'BV/TV'" not in msg.split("measures are")[0]
+    for kind in ("count", "fraction", "mean", "ratio", "BV/TV", "ultimate_load"):
+        assert kind in msg.split("the measures are ", 1)[1], msg
     # the engine's kinds first, in their order; then the biology's (the bone micro-CT kinds)
     assert grammar().startswith(
         "'count <type> [<state>] [marked <marker>] [in <label>]', "
