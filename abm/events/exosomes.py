@@ -118,6 +118,40 @@ class ExosomeDoseSpec:
         return self.particles * self.delivery.fraction
 
 
+def vesicle_dose(raw, ctx, what: str):
+    """A vesicle dose (``raw.dose``, ``raw.particles_per_ug``, ``raw.field``) in particles.
+
+    Shared by the ``exosomes`` and ``hydrogel`` events.
+
+    Returns
+    -------
+    tuple
+        The field's unit, the particles given, how they were counted (text) and one
+        particle as an amount of the field (field unit × µm³).
+
+    Raises
+    ------
+    Bad
+        A dose that is neither protein nor particles, a bad ``particles_per_ug``, or a field
+        that is not a particle concentration (``what`` names the dose in the message).
+    """
+    unit = ctx.field_unit(raw.field)
+    per = None
+    if raw.particles_per_ug is not None:
+        per = converted(raw.particles_per_ug, PER_UG, key="particles_per_ug", positive=True)
+    try:
+        particles, counted = particles_of(raw.dose, per)
+    except U.UnitProblem as exc:
+        raise Bad(str(exc), key="dose") from None
+    try:
+        per_particle = U.to_internal("1 particles", U.amount_kind(raw.field, unit))
+    except U.UnitProblem:
+        raise Bad(f"field '{raw.field}' is in {unit}, not a particle concentration: {what} "
+                  "goes into a field of particles (e.g. exosome, in 1e9 particles/mL)",
+                  key="field") from None
+    return unit, particles, counted, per_particle
+
+
 class ExosomeDoseEvent(EventKind):
     """A dose of vesicles (µg of protein or particles), local or intravenous."""
 
@@ -126,20 +160,7 @@ class ExosomeDoseEvent(EventKind):
 
     def resolve(self, raw, ctx) -> ExosomeDoseSpec:
         """The spec of the event from its validated mapping (:meth:`EventKind.resolve`)."""
-        unit = ctx.field_unit(raw.field)
-        per = None
-        if raw.particles_per_ug is not None:
-            per = converted(raw.particles_per_ug, PER_UG, key="particles_per_ug", positive=True)
-        try:
-            particles, counted = particles_of(raw.dose, per)
-        except U.UnitProblem as exc:
-            raise Bad(str(exc), key="dose") from None
-        try:
-            per_particle = U.to_internal("1 particles", U.amount_kind(raw.field, unit))
-        except U.UnitProblem:
-            raise Bad(f"field '{raw.field}' is in {unit}, not a particle concentration: an "
-                      "exosome dose goes into a field of particles (e.g. exosome, in 1e9 "
-                      "particles/mL)", key="field") from None
+        unit, particles, counted, per_particle = vesicle_dose(raw, ctx, "an exosome dose")
         route = route_named(raw.route, vesicles=True)
         if raw.organ not in ORGANS:
             raise Bad(f"unknown organ '{raw.organ}'{did_you_mean(raw.organ, ORGANS)}; organs: "

@@ -41,15 +41,15 @@ from typing import Optional
 import numpy as np
 
 from ... import units as U
-from ...biology.delivery import particles_of, vesicle_preset, vesicle_presets
+from ...biology.delivery import vesicle_preset, vesicle_presets
 from ...biology.delivery.parameters import parameter
 from ...events.base import EventKind
-from ...events.exosomes import PER_UG
+from ...events.exosomes import vesicle_dose
 from ...fields.sources import hill_rate
 from ...regions import Region
 from ...registry import EVENT_KINDS
 from ...scenario.problems import Bad, choices, did_you_mean
-from ...scenario.quantities import PosTime, Raw, RegionRef, SchemaModel, converted
+from ...scenario.quantities import PosTime, Raw, RegionRef, SchemaModel
 
 __all__ = ["GELS", "GEL_PARAMETERS", "ReleasePart", "Trigger", "HydrogelSpec", "HydrogelEvent",
            "released_fraction"]
@@ -211,20 +211,7 @@ class HydrogelEvent(EventKind):
                         and getattr(raw, key) is not None:
                     raise Bad(f"{key} applies to gel: {other}, not to a {raw.gel} gel (its "
                               f"parameters: {', '.join(GEL_PARAMETERS[raw.gel])})", key=key)
-        unit = ctx.field_unit(raw.field)
-        per = None
-        if raw.particles_per_ug is not None:
-            per = converted(raw.particles_per_ug, PER_UG, key="particles_per_ug", positive=True)
-        try:
-            particles, counted = particles_of(raw.dose, per)
-        except U.UnitProblem as exc:
-            raise Bad(str(exc), key="dose") from None
-        try:
-            per_particle = U.to_internal("1 particles", U.amount_kind(raw.field, unit))
-        except U.UnitProblem:
-            raise Bad(f"field '{raw.field}' is in {unit}, not a particle concentration: a gel "
-                      "dose of vesicles goes into a field of particles (e.g. exosome, in 1e9 "
-                      "particles/mL)", key="field") from None
+        unit, particles, counted, per_particle = vesicle_dose(raw, ctx, "a gel dose of vesicles")
         presets = vesicle_presets()
         if raw.vesicles not in presets:
             raise Bad(f"unknown vesicles '{raw.vesicles}'{did_you_mean(raw.vesicles, presets)};"
