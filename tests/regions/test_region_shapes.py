@@ -117,8 +117,13 @@ def test_an_unknown_shape_lists_the_registered_ones(cylinder):
     e = ei.value
     assert e.path == "populations[0].region.shape" and e.line == 9
     assert "unknown region shape 'cylindre' (did you mean 'cylinder'?); shapes: sphere, " \
-           "ellipsoid, box, shell, mask, forebrain, mcao_core, mcao_penumbra, contusion, " \
-           "pericontusion, cylinder" in e.problem
+           "ellipsoid, box, shell, mask, " in e.problem
+    # then every registered shape (the brain's and the bone's, in registration order), the
+    # user's last
+    listed = e.problem.split("shapes: ", 1)[1].split(", ")
+    assert {"forebrain", "mcao_core", "mcao_penumbra", "contusion", "pericontusion",
+            "metaphysis_cortex", "trabecular_bone", "calvarial_defect", "bone_surface"} <= set(listed)
+    assert listed[-1] == "cylinder"
 
 
 def test_without_the_plugin_the_shape_is_unknown():
