@@ -485,14 +485,9 @@ def _check_png(out: Path, overwrite: bool, movie: bool = False) -> str:
             " (one snapshot per panel)"
         raise ModelInputError(f"cannot write a bone picture to {out}: unknown extension {shown}; "
                               f"--bone draws to a .png{more}")
-    if out.is_dir():
-        raise ModelInputError(f"{out} is a folder; give a file name ending in {ext or '.png'}")
-    if out.exists() and not overwrite:
-        raise ModelInputError(f"{out} exists; pass --overwrite (overwrite=True) to replace it, "
-                              "or choose another output path")
-    if not out.parent.exists():
-        raise ModelInputError(f"cannot create {out}: the folder {out.parent} does not exist; "
-                              "create it first or choose another output path")
+    from .render import check_writable  # noqa: PLC0415
+
+    check_writable(out, ext or ".png", overwrite)
     return ext
 
 

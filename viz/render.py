@@ -130,12 +130,14 @@ def _single_gif_parts(data: bytes):
     raise ValueError("GIF without an image")
 
 
-def _check_output(out: Path, overwrite: bool) -> str:
-    ext = out.suffix.lower()
-    if ext not in FORMATS:
-        shown = repr(out.suffix) if out.suffix else "(none)"
-        raise ModelInputError(f"cannot render to {out}: unknown extension {shown}; "
-                              "use .png (one snapshot), .gif or .mp4 (one frame per snapshot)")
+def check_writable(out: Path, ext: str, overwrite: bool) -> None:
+    """Refuse an output path that is a folder, exists (unless ``overwrite``) or has no folder.
+
+    Raises
+    ------
+    ModelInputError
+        One message naming the problem and the fix.
+    """
     if out.is_dir():
         raise ModelInputError(f"{out} is a folder; give a file name ending in {ext}")
     if out.exists() and not overwrite:
@@ -144,6 +146,15 @@ def _check_output(out: Path, overwrite: bool) -> str:
     if not out.parent.exists():
         raise ModelInputError(f"cannot create {out}: the folder {out.parent} does not exist; "
                               "create it first or choose another output path")
+
+
+def _check_output(out: Path, overwrite: bool) -> str:
+    ext = out.suffix.lower()
+    if ext not in FORMATS:
+        shown = repr(out.suffix) if out.suffix else "(none)"
+        raise ModelInputError(f"cannot render to {out}: unknown extension {shown}; "
+                              "use .png (one snapshot), .gif or .mp4 (one frame per snapshot)")
+    check_writable(out, ext, overwrite)
     if ext == ".mp4" and importlib.util.find_spec("imageio_ffmpeg") is None:
         raise ModelInputError("writing .mp4 needs the imageio-ffmpeg package: pip install "
                               "imageio-ffmpeg (or render a .gif instead)")
