@@ -9,6 +9,7 @@ kinds (:meth:`abm.events.EventKind.resolve`) and region shapes receive.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -315,7 +316,26 @@ class Resolver:
             val = self.attempt(("processes", name, k), self.conv, None, v, cls.parameters[k][1])
             if val is not None:
                 values[k] = float(val)
+        self._check_process(name, cls, values)
         return ProcessSpec(name, cls, values)
+
+    def _check_process(self, name, cls, values: dict) -> None:
+        """The process's own checks of its parameters (ranges, allowed values), at load time.
+
+        The class checks them when it is made (``TissueProcess.__init__``); making one here
+        moves that to ``abm validate``. A problem is recorded at the first given parameter
+        the message names (else at the process), without the class's ``<name>:`` prefix.
+        """
+        try:
+            cls(**values)
+        except ModelInputError as exc:
+            msg = str(exc)
+            for prefix in (f"{name}: ", f"tissue process {name!r}: "):
+                if msg.startswith(prefix):
+                    msg = msg[len(prefix):]
+                    break
+            named = [k for k in values if re.search(rf"(?<![\w:]){re.escape(k)}(?!\w)", msg)]
+            self.p.add(("processes", name) + tuple(named[:1]), msg)
 
     # ------------------------------------------------------------ cells
     def cell_type(self, name, key="cell_type"):

@@ -131,3 +131,54 @@ def test_a_run_records_the_tissue_states(tmp_path):
     t = ro["time_min"]
     assert ro["mean viability in core"] == pytest.approx(np.exp(-0.03 * t), rel=1e-12)
     assert ro["max viability in parenchyma"] == pytest.approx(np.exp(-0.01 * t), rel=1e-12)
+
+
+BONE = """\
+name: bone_processes
+domain: {extent: [100 um, 100 um, 100 um], voxel: 20 um, dt: 1 h, duration: 1 d}
+fields:
+  TGF-b: {}
+processes:
+  mineral:
+    threshold: 0.5
+    apposition_rate: 1 um/d
+  estrogen:
+    residual: 0.1
+"""
+
+
+@pytest.mark.parametrize("old, new, line, path, words", [
+    # the process's own range checks, made at load time (they used to wait for the model)
+    ("threshold: 0.5", "threshold: 2", 7, "processes.mineral.threshold",
+     "threshold must lie between 0 and 1 (a mineral fraction), got 2.0"),
+    ("residual: 0.1", "residual: 1.5", 10, "processes.estrogen.residual",
+     "residual must lie between 0 and 1 (a share of the intact level), got 1.5"),
+    ("apposition_rate: 1 um/d", "apposition_rate: -1 um/d", 8,
+     "processes.mineral.apposition_rate", "must be >= 0, got '-1 um/d'"),
+    ("threshold: 0.5", "treshold: 0.5", 7, "processes.mineral.treshold",
+     "mineral has no parameter 'treshold' (did you mean 'threshold'?)"),
+])
+def test_abm_validate_checks_process_parameters_at_their_line(tmp_path, capsys, old, new, line,
+                                                              path, words):
+    from abm.cli import main  # noqa: PLC0415
+
+    text = BONE.replace(old, new, 1)
+    assert text != BONE
+    with pytest.raises(ScenarioError) as ei:
+        load_scenario_text(text, name="bone.yaml")
+    e = ei.value
+    assert (e.line, e.path) == (line, path), str(e)
+    assert e.problem.startswith(words), str(e)
+    p = tmp_path / "bone.yaml"
+    p.write_text(text)
+    assert main(["validate", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"abm: error: bone.yaml, line {line}, {path}: {e.problem}\n", err
+    assert "Traceback" not in err
+
+
+def test_good_process_parameters_still_load():
+    sc = load_scenario_text(BONE, name="bone.yaml")
+    mineral, estrogen = sc.processes
+    assert mineral.parameters == {"threshold": 0.5, "apposition_rate": pytest.approx(1 / 1440)}
+    assert estrogen.instance().p["residual"] == 0.1
