@@ -4,6 +4,8 @@
   that is a view onto a population row);
 * :mod:`.population`: the struct-of-arrays storage of one cell type;
 * :mod:`.agentset`: Mesa agent sets over array-backed cells;
+* :mod:`.attributes`: undeclared per-cell attributes (``cell.energy = 3``), a Python
+  side table keyed by unique id;
 * :mod:`.model`: :class:`TissueModel`, cells, fields and tissue states on one lattice;
 * :mod:`.parameters`: a model's cell types and their parameters;
 * :mod:`.placement`: adding, seeding and removing cells, and the one

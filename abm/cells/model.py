@@ -269,9 +269,12 @@ class TissueModel(mesa.Model):
 
     @property
     def agent_types(self) -> list[type]:
-        """Cell type classes and the classes of ordinary agents present."""
-        return self._type_list + [t for t in mesa.Model.agent_types.fget(self)
-                                  if t not in self._type_code]
+        """The types that have had an agent: the keys of :attr:`agents_by_type`, as in Mesa.
+
+        A declared cell type that never had a cell is not listed (Mesa lists a class from
+        its first agent on; ``model.cell_classes`` lists every declared cell type).
+        """
+        return list(self.agents_by_type)
 
     @property
     def agents_by_type(self) -> dict[type, CellAgentSet]:

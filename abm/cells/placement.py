@@ -19,6 +19,7 @@ from kernels import rng as R
 from kernels.backend import to_numpy
 
 from ..errors import ModelInputError
+from . import attributes
 
 __all__ = ["PLACE_CHUNK", "capacity_array", "place_with_exclusion", "add_cells", "new_rows", "seed_cells",
            "pick_slots", "remove_cells"]
@@ -208,3 +209,4 @@ def remove_cells(model, cls, ids) -> None:
     flat = L.flat_index(xp, pop.pos[gone], model.shape)
     L.scatter_add(xp, model.occupancy, flat, -xp.ones(flat.shape[0], np.int32))
     pop.take(~gone)
+    attributes.drop_gone(model)

@@ -160,8 +160,9 @@ def set_state(model, state: dict) -> None:
     """Restore a state written by :func:`get_state`.
 
     The model must be built with the same settings (lattice, fields, cell types,
-    tissue table, tissue processes, seed). A state without ``tissue_states`` (written before tissue processes existed)
-    fits a model without processes.
+    tissue table, tissue processes, seed). A state without ``tissue_states`` (written
+    before tissue processes existed) fits a model without processes. Undeclared per-cell
+    attributes (:mod:`abm.cells.attributes`) are not part of a state: they are cleared.
     """
     xp = model.xp
     fs = model.fields
@@ -219,4 +220,5 @@ def set_state(model, state: dict) -> None:
     model.steps = int(m["steps"])
     model.time = float(m["time"])
     model._next_id = int(m["next_id"])
+    model.__dict__.pop("_cell_attrs", None)   # undeclared attributes are not checkpointed
     model._collected_initial = True

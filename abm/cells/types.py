@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import ModelInputError
 from ..seeds import load_cell_defaults
+from . import attributes
 
 __all__ = ["LatticeCell", "CellGoneError"]
 
@@ -74,6 +75,10 @@ class LatticeCell(mesa.Agent):
         :data:`abm.population.CORE_COLUMNS`; each phenotype variable by its name.
     age : float
         Minutes since birth.
+
+    Any other attribute set on a view (``cell.energy = 3``) is the cell's own, kept
+    in a Python side table by its unique id and dropped when the cell goes (see
+    :mod:`abm.cells.attributes`); the kernels never read it.
     """
 
     cell_type: ClassVar[str] = ""
@@ -172,11 +177,19 @@ class LatticeCell(mesa.Agent):
 
     @property
     def age(self) -> float:
-        """Minutes since birth (or seeding); a declared variable named ``age`` wins."""
-        pop = self.model.populations[self.cell_type]
+        """Minutes since birth (or seeding); a declared variable or a set ``age`` wins.
+
+        An ``age`` you set on a cell (an undeclared attribute, :mod:`.attributes`) is
+        yours, as in a Mesa agent.
+        """
+        if not self.alive and "age" in self.__dict__:
+            return self.__dict__["age"]
+        pop, r = self._row()
         if "age" in pop.columns:
-            _, r = self._row()
             return pop.columns["age"][r].item()
+        extra = attributes.table(self.model).get(self.unique_id)
+        if extra is not None and "age" in extra:
+            return extra["age"]
         return self.model.time - self.born
 
     def __getattr__(self, name):
@@ -187,6 +200,9 @@ class LatticeCell(mesa.Agent):
             return pop.states[int(pop.columns["state"][r])]
         col = pop.columns.get(name)
         if col is None:
+            extra = attributes.table(self.model).get(self.unique_id)
+            if extra is not None and name in extra:
+                return extra[name]
             raise AttributeError(f"{self.cell_type} has no attribute {name!r}")
         v = col[r]
         if name == "pos":
@@ -204,9 +220,16 @@ class LatticeCell(mesa.Agent):
                 raise ModelInputError(f"{self.cell_type} state must be one of {pop.states}, got {value!r}")
             value = pop.states.index(value)
         if name not in pop.columns:
-            raise AttributeError(
-                f"{self.cell_type} cells are array-backed and cannot hold a new attribute "
-                f"{name!r}; declare it in 'variables' of the cell type")
+            # an undeclared attribute: the cell's entry in the side table (.attributes)
+            attributes.check_name(type(self), self.model, name)
+            if pop.row_of(self.unique_id) is None:
+                if any(p.row_of(self.unique_id) is not None for p in self.model.populations.values()):
+                    raise CellGoneError(f"{self.cell_type} {self.unique_id} changed cell type; "
+                                        f"set its attributes through its new type's view")
+                object.__setattr__(self, name, value)   # a gone cell's view is a plain object
+                return
+            attributes.table(self.model).setdefault(self.unique_id, {})[name] = value
+            return
         _, r = self._row()
         pop.columns[name][r] = value
 

@@ -54,8 +54,10 @@ def test_views_read_and_write_the_arrays_and_never_copy():
     assert float(m.populations["BMSC"].columns["CXCR4"][row]) == 0.9
     m.populations["BMSC"].columns["CXCR4"][row] = 0.25
     assert a.CXCR4 == 0.25                         # reads the array, not a stale copy
-    with pytest.raises(AttributeError, match="declare it in 'variables'"):
-        a.favourite_colour = "blue"
+    a.favourite_colour = "blue"                    # undeclared: the cell's own, not a column
+    assert a.favourite_colour == "blue" and "favourite_colour" not in m.populations["BMSC"].columns
+    with pytest.raises(AttributeError, match="parameter of BMSC"):
+        a.speed = 3.0                              # one value per type: refused, not ignored
     b = BMSC(m, pos=(0, 0, 0), CXCR4=0.7)          # constructing a view adds a cell
     assert m.count(BMSC) == 51 and b.CXCR4 == 0.7 and b in m.agents
     b.remove()

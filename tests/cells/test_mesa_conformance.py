@@ -281,10 +281,54 @@ def sc_pickle_and_deepcopy(w):
     return out
 
 
+def sc_undeclared_attributes(w):
+    """Attributes no type declares (Mesa's ``agent.energy = ...``), read by every route."""
+    populate(w)
+    a = w.model.agents
+    for ag in a:
+        ag.energy = int(ag.tag) * 10                       # a Python int, not a column
+    a.select(lambda x: x.tag < 3).set("status", "primed")
+    a.do(lambda x: setattr(x, "energy", x.energy + 1))
+    held = a[4]
+    held.note = {"k": [1, 2]}
+    out = [a.get("energy"), a.agg("energy", [min, max, sum]),
+           a.get(["tag", "status"], handle_missing="default", default_value=None),
+           sorted(a.groupby(lambda x: getattr(x, "status", "-")).count().items()),
+           tags(a.select(lambda x: x.energy > 40)), tags(a.sort("energy", ascending=False))[:3],
+           a.groupby("energy").agg("tag", sum)[51], hasattr(a[5], "status")]
+    with pytest.raises(AttributeError):
+        a.get("status")                                    # missing on some agents: raises
+    held.remove()
+    out += [held.energy, held.note, tags(a), len(a)]       # a held removed agent keeps its own
+    held.after = "set after removal"                       # (Mesa's own AgentWithRemove does)
+    out.append(held.after)
+    w.new([10], [0.5])                                     # a newcomer has none of them
+    out.append(a.get("energy", handle_missing="default", default_value=-1)[-2:])
+    return out
+
+
+def sc_undeclared_attributes_copied(w):
+    populate(w, 4)
+    for ag in w.model.agents:
+        ag.label = f"cell {ag.tag:g}"
+    m2 = copy.deepcopy(w.model)
+    m3 = pickle.loads(pickle.dumps(w.model))
+    m2.agents[0].label = "changed in the copy"
+    return m2.agents.get("label"), m3.agents.get("label"), w.model.agents.get("label")
+
+
+def sc_agent_types_are_types_with_agents(w):
+    populate(w, 3)
+    types = w.model.agent_types
+    return len(types), types == list(w.model.agents_by_type), w.cls in types
+
+
 SCENARIOS = [sc_saved_select_loses_dead, sc_saved_type_set_loses_dead, sc_do_skips_removed,
              sc_shuffle_do_skips_removed, sc_map_and_methods, sc_shuffle_sort_inplace_and_not,
              sc_select_arguments, sc_select_inplace_type_set, sc_add_remove_discard_clear,
-             sc_set_algebra, sc_get_set_groupby, sc_create_and_remove_all, sc_pickle_and_deepcopy]
+             sc_set_algebra, sc_get_set_groupby, sc_create_and_remove_all, sc_pickle_and_deepcopy,
+             sc_undeclared_attributes, sc_undeclared_attributes_copied,
+             sc_agent_types_are_types_with_agents]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.__name__[3:] for s in SCENARIOS])
@@ -294,7 +338,7 @@ def test_tissue_model_matches_mesa(scenario):
 
 
 # a set pickled apart from its model loses its ordinary agents (see the README): not mixed
-MIXED = [s for s in SCENARIOS if s is not sc_pickle_and_deepcopy]
+MIXED = [s for s in SCENARIOS if s not in (sc_pickle_and_deepcopy, sc_undeclared_attributes_copied)]
 
 
 @pytest.mark.parametrize("scenario", MIXED, ids=[s.__name__[3:] for s in MIXED])
@@ -346,3 +390,86 @@ def test_a_pickled_model_continues_identically():
         assert c.agents_by_type[BMSC].get("CXCR4") == m.agents_by_type[BMSC].get("CXCR4")
         assert c.datacollector.get_model_vars_dataframe()["t"].tolist() == [0, 1, 2, 3, 4, 5, 6, 7]
         assert c.agents[0] is c.agents[0] and c.agents[0].model is c
+
+
+class Unused(LatticeCell):
+    """A declared cell type that never gets a cell."""
+
+    variables = ("tag",)
+
+
+class PlainUnused(mesa.Agent):
+    """Its plain twin: a Mesa agent class never instantiated."""
+
+
+def test_agenttype_reporters_of_types_without_agents_as_in_mesa():
+    """A DataCollector asked for a declared type without cells, or a base class, works as in Mesa.
+
+    ``agent_types`` lists the types that have had agents (Mesa's rule), the keys of
+    ``agents_by_type``; a declared cell type without cells is not among them.
+    """
+    results = []
+    for model, cls, empty, base in (
+            (mesa.Model(seed=SEED), Plain, PlainUnused, mesa.Agent),
+            (TissueModel((8, 8, 8), 20.0, fields=("VEGF",), cell_types=[Probe, Unused], seed=SEED),
+             Probe, Unused, LatticeCell)):
+        w = PlainWorld() if cls is Plain else TissueWorld()
+        w.model = model
+        populate(w, 4)
+        dc = mesa.DataCollector(agenttype_reporters={cls: {"t": "tag"}, empty: {"t": "tag"},
+                                                     base: {"t": "tag"}})
+        dc.collect(model)
+        results.append([len(model.agent_types), list(model.agents_by_type) == model.agent_types,
+                        empty in model.agent_types]
+                       + [dc.get_agenttype_vars_dataframe(t)["t"].dropna().tolist()
+                          for t in (cls, empty, base)])
+    assert results[1] == results[0] == [1, True, False, [0, 1, 2, 3], [], [0, 1, 2, 3]]
+
+
+class Mortal(LatticeCell):
+    """A cell type that dies within its first step (rate 20/min over a 1 min step)."""
+
+    parameters = {"death": 20.0}
+
+
+def test_undeclared_attributes_leave_with_their_cell_and_are_never_another_cells():
+    m = TissueModel((6, 6, 6), 20.0, fields=("VEGF",), cell_types=[Mortal], seed=SEED)
+    m.seed_cells(Mortal, 5)
+    for c in m.agents:
+        c.energy = c.unique_id * 100
+    held = m.agents[0]
+    m.step()                                         # every cell dies in the fate phase
+    assert len(m.agents) == 0 and m.__dict__.get("_cell_attrs") == {}
+    assert held.energy == 100 and not held.alive     # the held view keeps its own
+    m.seed_cells(Mortal, 5)                          # new ids: none of the old attributes
+    assert m.agents.get("energy", handle_missing="default", default_value=None) == [None] * 5
+    assert min(m.agents.get("unique_id")) > 5
+
+
+def test_undeclared_attributes_refused_where_they_would_be_ignored_or_shadowed():
+    from abm import BMSC
+
+    m = TissueModel((6, 6, 6), 20.0, fields=("SDF-1a",), cell_types=[BMSC], seed=SEED)
+    c = BMSC(m, pos=(1, 1, 1))
+    with pytest.raises(AttributeError, match="'speed' is a parameter of BMSC.*parameters="):
+        c.speed = 2.0                                # the kernels read one speed per type
+    with pytest.raises(AttributeError, match="'alive' is defined by the BMSC class"):
+        c.alive = False
+    with pytest.raises(AttributeError, match="defined by the BMSC class"):
+        c.step = None
+    assert c.age == 0.0
+    c.age = 7                                        # an age you set is yours (as in Mesa)
+    assert c.age == 7 and m.agents.get("age") == [7]
+    c.CXCR4 = 0.4                                    # a declared variable stays in its array
+    assert "CXCR4" not in m._cell_attrs[c.unique_id]
+    assert float(m.populations["BMSC"].columns["CXCR4"][0]) == 0.4
+
+
+def test_undeclared_attributes_are_not_checkpointed():
+    m = TissueModel((6, 6, 6), 20.0, fields=("VEGF",), cell_types=[Probe], seed=SEED)
+    c = Probe(m, pos=(0, 0, 0), tag=1.0)
+    c.note = "kept in pickles, not in checkpoints"
+    state = m.get_state()
+    assert pickle.loads(pickle.dumps(m)).agents[0].note == c.note
+    m.set_state(state)
+    assert not hasattr(m.agents[0], "note") and m.agents[0].tag == 1.0

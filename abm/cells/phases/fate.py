@@ -7,6 +7,7 @@ import numpy as np
 from kernels import lattice as L
 from kernels.backend import to_numpy
 
+from .. import attributes
 from ..events_log import DEATH, labels_at
 from ..markers import MARKER_PREFIX
 from ..placement import new_rows
@@ -104,5 +105,6 @@ def fate(model, plan: StepPlan) -> None:
         for row in rows:
             model.populations[n].append(row)
     model.last_step_events = events
+    attributes.drop_gone(model)   # undeclared attributes of the cells that died
     if log is not None:
         log.end_step(tnew)
