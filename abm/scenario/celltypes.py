@@ -165,9 +165,20 @@ def resolve_cell_type(ctx, name: str, spec: CellTypeSchema) -> CellTypeSpec:
             rules.append(r)
             where.append(loc + ("rules",))
     else:
-        for i, row in enumerate(spec.rules):
-            r = ctx.attempt(loc + ("rules", i), _rule, ctx, cls, row, sig, beh)
-            if r is not None:
+        # a list: rule rows and rules tables (each table's rows are added where it is named),
+        # so a scenario can opt into an extra table, e.g. [seeds:rules/macrophage.csv,
+        # seeds:rules/macrophage_acidification.csv]
+        for i, item in enumerate(spec.rules):
+            if isinstance(item, str):
+                if item in spec.rules[:i]:
+                    ctx.p.add(loc + ("rules", i), f"rules table '{item}' is named twice; its "
+                                                  f"rows would count twice: keep one")
+                    continue
+                got = _rules_file(ctx, loc + ("rules", i), cls, item, sig, beh)
+            else:
+                got = ctx.attempt(loc + ("rules", i), _rule, ctx, cls, item, sig, beh)
+                got = [] if got is None else [got]
+            for r in got:
                 rules.append(r)
                 where.append(loc + ("rules", i))
     _meaning(ctx, cls, merged, rules, where)
@@ -193,15 +204,29 @@ def _meaning(ctx, cls, base, rules, where) -> None:
         ctx.p.add(by_id.get(id(r), ("cell_types", cls.cell_type, "rules")), msg)
 
 
+#: Behaviours that name a field after their colon (``secretion:H+``).
+_FIELD_BEHAVIOURS = ("secretion", "target", "uptake", "release", "death_release")
+
+
+def _undeclared_field(ctx, behaviour: str) -> str:
+    """A hint when ``behaviour`` names a field the scenario does not declare, else ``""``."""
+    kind, _, field = behaviour.partition(":")
+    if kind in _FIELD_BEHAVIOURS and field and field not in ctx.field_units:
+        return (f"; the field '{field}' is not declared: add it under fields (e.g. "
+                f"'{field}: {{}}' for its seeds/fields.csv row)")
+    return ""
+
+
 def _rule(ctx, cls, row: RuleSchema, sig, beh) -> tuple:
     ct = cls.cell_type
     if row.signal not in sig:
         raise Bad(f"{ct} cannot sense '{row.signal}'{did_you_mean(row.signal, sig)}; known "
                   f"signals: {choices(sig)}", key="signal")
     if row.behaviour not in beh:
+        hint = _undeclared_field(ctx, row.behaviour)
         raise Bad(f"{ct} has no behaviour '{row.behaviour}'"
-                  f"{did_you_mean(row.behaviour, beh)}; known behaviours: {choices(beh)}",
-                  key="behaviour")
+                  + (hint or f"{did_you_mean(row.behaviour, beh)}; known behaviours: "
+                             f"{choices(beh)}"), key="behaviour")
     kind = parameter_kind(row.behaviour, cls, ctx.field_units)
     try:
         mx = U.to_internal(row.max_response, kind)
@@ -247,7 +272,7 @@ def _rules_file(ctx, loc, cls, file, sig, beh) -> list:
             continue
         if r.behaviour not in beh:
             ctx.p.add(loc, f"{r.source}: {ct} has no behaviour '{r.behaviour}'"
-                           f"{did_you_mean(r.behaviour, beh)}")
+                           f"{_undeclared_field(ctx, r.behaviour) or did_you_mean(r.behaviour, beh)}")
             continue
         out.append((ct, r.signal, r.direction, r.behaviour, r.max_response, r.half_max,
                     r.hill_power))

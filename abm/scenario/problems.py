@@ -143,7 +143,7 @@ class Problems:
 
 
 #: Tags of non-region unions (region tags are the registered shape names).
-_TAGS = {"<label>", "<rules-file>", "<rules-rows>", "<var-list>", "<var-map>"}
+_TAGS = {"<label>", "<rules-file>", "<rules-rows>", "<rule-row>", "<var-list>", "<var-map>"}
 
 
 def translate(err: dict, data, shapes=()) -> list[tuple[tuple, str]]:
@@ -201,5 +201,9 @@ def _message(typ, ctx, inp, loc, err) -> str:
         if "_variables_tag" in str(ctx.get("discriminator", "")):
             return ("expected a list of variable names or a mapping of names to initial values "
                     f"(0-1), got {typename(inp)}")
-        return f"expected a list of rule rows or the path of a rules CSV, got {typename(inp)}"
+        if "_rule_item_tag" in str(ctx.get("discriminator", "")):
+            return (f"expected a rule row (a mapping) or the path of a rules CSV, got "
+                    f"{typename(inp)}")
+        return (f"expected a list of rule rows and rules CSVs, or the path of a rules CSV, got "
+                f"{typename(inp)}")
     return err.get("msg", typ)

@@ -125,6 +125,20 @@ def _rules_tag(v):
     return None
 
 
+def _rule_item_tag(v):
+    if isinstance(v, str):
+        return "<rules-file>"
+    if isinstance(v, dict):
+        return "<rule-row>"
+    return None
+
+
+#: One item of a ``rules:`` list: a rule row, or a rules table (its rows are added).
+RuleItem = Annotated[Union[Annotated[str, Tag("<rules-file>")],
+                           Annotated[RuleSchema, Tag("<rule-row>")]],
+                     Discriminator(_rule_item_tag)]
+
+
 def _variables_tag(v):
     if isinstance(v, list):
         return "<var-list>"
@@ -155,7 +169,7 @@ class CellTypeSchema(SchemaModel):
     state_colours: dict[str, str] = Field(default_factory=dict)
     parameters: dict[str, Raw] = Field(default_factory=dict)
     rules: Annotated[Union[Annotated[str, Tag("<rules-file>")],
-                           Annotated[list[RuleSchema], Tag("<rules-rows>")]],
+                           Annotated[list[RuleItem], Tag("<rules-rows>")]],
                      Discriminator(_rules_tag)] = Field(default_factory=list)
 
 
