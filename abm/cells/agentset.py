@@ -38,6 +38,7 @@ from mesa.agent import AgentSet, GroupBy
 
 from kernels.backend import to_numpy
 
+from .mesa_hooks import ordinary_agents
 from .types import LatticeCell
 
 __all__ = ["CellAgentSet"]
@@ -146,7 +147,7 @@ class CellAgentSet(AgentSet):
                  for c in self._base]
         order_ids = [p.uid for p in parts]
         if self._base_others:
-            others = list(mesa.Model.agents.fget(self.model))
+            others = list(ordinary_agents(self.model))
             parts.append(_Keys(np.full(len(others), -1, np.int64), np.arange(len(others)),
                                [weakref.ref(a) for a in others]))
             order_ids.append(np.asarray([a.unique_id for a in others], np.int64))

@@ -65,6 +65,7 @@ from . import phases as P
 from . import state as S
 from .agentset import CellAgentSet
 from .events_log import EventLog
+from .mesa_hooks import ordinary_agents_by_type, share_id_counter
 from .parameters import cell_classes, resolve_parameters
 from .phases.record import StepCollector, collect_initial, collect_step
 from .plan import StepPlan
@@ -159,11 +160,10 @@ class TissueModel(mesa.Model):
             super().__init__(rng=mesa_rng)
         else:
             super().__init__(seed=seed)
-        # ids shared with ordinary Mesa agents: one counter for the whole model. Mesa 3.3
-        # has no public hook for its per-model id counter, so this is the one private name
-        # the model still uses (the pinned Mesa range is tested).
+        # ids shared with ordinary Mesa agents: one counter for the whole model (Mesa 3.3
+        # has no public hook for it; see .mesa_hooks, the one use of a private Mesa name)
         self._next_id = 1
-        mesa.Agent._ids[self] = _IdCounter(self)
+        share_id_counter(self, _IdCounter(self))
         # the data collection and the start-of-step time wrap Mesa's step (see step())
         self._mesa_step = self.step
         self.step = self._step_and_record
@@ -287,7 +287,7 @@ class TissueModel(mesa.Model):
         """
         out = {c: s for c, s in self._type_sets.items()
                if self.populations[c.cell_type].had_cells or len(self.populations[c.cell_type])}
-        for t, s in mesa.Model.agents_by_type.fget(self).items():
+        for t, s in ordinary_agents_by_type(self).items():
             out.setdefault(t, s)
         return out
 
@@ -562,7 +562,7 @@ def _restore_model(cls, payload: bytes):
     state = _ModelUnpickler(io.BytesIO(payload), model).load()
     model.__dict__.update(state)
     model._views = weakref.WeakValueDictionary()
-    mesa.Agent._ids[model] = _IdCounter(model)
+    share_id_counter(model, _IdCounter(model))
     return model
 
 

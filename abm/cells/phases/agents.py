@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import mesa
-
+from ..mesa_hooks import ordinary_agents
 from ..plan import StepPlan
 
 __all__ = ["custom_agents"]
@@ -15,5 +14,6 @@ def custom_agents(model, plan: StepPlan) -> None:
     The order is random, drawn from the model's Mesa generator. The agents' releases
     (:meth:`TissueModel.release`) join the exchange phase.
     """
-    if model._agents:
-        mesa.agent.AgentSet(list(model._agents), random=model.random).shuffle_do("step")
+    agents = ordinary_agents(model)
+    if len(agents):
+        agents.shuffle_do("step")
