@@ -150,12 +150,7 @@ class TissueModel(mesa.Model):
                 seed = rng
         if seed is None:
             seed = int.from_bytes(os.urandom(8), "little") >> 1
-        try:
-            seed = int(seed)
-        except (TypeError, ValueError):
-            raise ModelInputError(f"seed must be an integer, got {seed!r}") from None
-        if not 0 <= seed < 2**63:
-            raise ModelInputError(f"seed must be an integer from 0 to 2**63 - 1, got {seed}")
+        seed = _checked_seed(seed)
         if mesa_rng is not None:
             super().__init__(rng=mesa_rng)
         else:
@@ -290,6 +285,19 @@ class TissueModel(mesa.Model):
         for t, s in ordinary_agents_by_type(self).items():
             out.setdefault(t, s)
         return out
+
+    def reset_randomizer(self, seed: int | None = None) -> None:
+        """Reseed the model's randomness, as Mesa's ``reset_randomizer``, the cells' draws too.
+
+        Mesa reseeds ``model.random``; the cells' counter-based draws are keyed by
+        ``self.seed``, which takes the new seed as well (an integer from 0 to 2**63 - 1),
+        so two models reset to one seed continue alike. Without a seed, both keep theirs.
+        """
+        if seed is not None:
+            seed = _checked_seed(seed)
+        super().reset_randomizer(seed)
+        if seed is not None:
+            self.seed = seed
 
     def remove_all_agents(self) -> None:
         """Remove every cell (no death release) and every ordinary Mesa agent, as Mesa does."""
@@ -529,6 +537,17 @@ class TissueModel(mesa.Model):
         cls = self._type_of(cell_type)
         st = to_numpy(self.populations[cls.cell_type].columns["state"])
         return {s: int((st == i).sum()) for i, s in enumerate(cls.states)}
+
+
+def _checked_seed(seed) -> int:
+    """``seed`` as the integer that keys every draw, or one clear error."""
+    try:
+        seed = int(seed)
+    except (TypeError, ValueError):
+        raise ModelInputError(f"seed must be an integer, got {seed!r}") from None
+    if not 0 <= seed < 2**63:
+        raise ModelInputError(f"seed must be an integer from 0 to 2**63 - 1, got {seed}")
+    return seed
 
 
 class _ModelPickler(pickle.Pickler):

@@ -473,3 +473,29 @@ def test_undeclared_attributes_are_not_checkpointed():
     assert pickle.loads(pickle.dumps(m)).agents[0].note == c.note
     m.set_state(state)
     assert not hasattr(m.agents[0], "note") and m.agents[0].tag == 1.0
+
+
+def test_reset_randomizer_makes_two_models_continue_alike_as_in_mesa():
+    """Mesa: two models reset to one seed draw alike; a TissueModel's cells too."""
+    plain = [mesa.Model(seed=s) for s in (1, 2)]
+    for m in plain:
+        m.reset_randomizer(5)
+    assert plain[0].random.random() == plain[1].random.random()
+    from abm import BMSC
+
+    tissue = []
+    for s in (1, 2):
+        m = TissueModel((8, 8, 8), 20.0, fields=("SDF-1a",), cell_types=[BMSC], seed=s,
+                        parameters={"BMSC": {"speed": 5.0}})
+        m.add_cells(BMSC, [(x, 4, 4) for x in range(8)])
+        m.reset_randomizer(5)
+        for _ in range(3):
+            m.step()
+        tissue.append(m)
+    assert tissue[0].seed == tissue[1].seed == tissue[0]._seed == 5
+    np.testing.assert_array_equal(tissue[0].positions(BMSC), tissue[1].positions(BMSC))
+    assert tissue[0].random.random() == tissue[1].random.random()
+    moved = tissue[0].positions(BMSC)[:, 1:] != 4
+    assert moved.any()                                   # the cells did draw their hops
+    with pytest.raises(Exception, match="seed must be an integer"):
+        tissue[0].reset_randomizer("five")
