@@ -23,7 +23,10 @@ rows ``gel:<kind>:<parameter>``, every one of which the event can override:
     default ``H+``: excess H+ over pH 7.4, nM) by a Hill function, from ``ln2 /
     neutral_half_time`` at pH 7.4 to ``ln2 / acid_half_time`` in strong acid, halfway at
     ``half_max`` with power ``hill``; each voxel of the gel releases at its own acidity.
-    At a constant excess ``c``: ``F(t) = 1 - exp(-k(c) t)``.
+    At a constant excess ``c``: ``F(t) = 1 - exp(-k(c) t)``. The acid comes from the cells
+    of scenarios that opt into ``seeds/rules/macrophage_acidification.csv`` (M1 macrophages)
+    and ``osteoclast_acidification.csv`` (osteoclasts on bone); without them H+ stays 0 and
+    the gel releases at its neutral rate.
 
 All three are built on the field engine's generic depot laws (``first_order``,
 ``constant``, and the triggered first-order depot of
