@@ -36,8 +36,9 @@ class Animal:
     scenario : str
         Absolute path of the scenario file.
     overrides : tuple of str
-        The trial's, the arm's, the study's and the drawn ``--set`` overrides, in that order
-        (stored in the run file).
+        The trial's, the arm's, the study's (its ``set`` of every arm, then its ``arms:``
+        entry of this arm) and the drawn ``--set`` overrides, in that order (stored in the
+        run file).
     draws : dict
         Varied key path -> drawn value (in the unit of its distribution).
     path : str
@@ -80,8 +81,8 @@ def plan_animals(trial: Trial, out_dir) -> list[Animal]:
                     x = v.draw(rng)
                     draws[v.key] = x
                     sets.append(v.override(x))
-                a = Animal(study.name, arm.name, i, seed, str(arm.scenario),
-                           (*trial.overrides, *arm.overrides, *study.overrides, *sets), draws, "",
+                overrides = (*trial.overrides, *arm.overrides, *study.overrides_of(arm.name), *sets)
+                a = Animal(study.name, arm.name, i, seed, str(arm.scenario), overrides, draws, "",
                            outcomes)
                 animals.append(Animal(**{**a.__dict__, "path": str(runs / f"{a.name}.h5")}))
     return animals

@@ -61,8 +61,9 @@ def _summary(trial, loaded) -> str:
         lines.append(f"  arm {a.name:<12} {a.scenario.name} {' '.join(a.overrides)}".rstrip())
     for s in trial.studies:
         sub = ", ".join(f"{k}={v}" for k, v in s.subgroups.items())
-        lines.append(f"  study {s.name:<10} {s.animals} animals per arm {' '.join(s.overrides)}"
-                     f"{f' [{sub}]' if sub else ''}".rstrip())
+        per_arm = " ".join(f"{a}: {' '.join(o)};" for a, o in s.arm_overrides.items())
+        lines.append(f"  study {s.name:<10} {s.animals} animals per arm {' '.join(s.overrides)} "
+                     f"{per_arm}{f' [{sub}]' if sub else ''}".rstrip())
     for v in trial.variability:
         p = ", ".join(f"{k} {x:g}" for k, x in v.params.items())
         only = f" (arms: {', '.join(v.arms)})" if v.arms else ""

@@ -27,7 +27,7 @@ __all__ = ["load_trial", "is_trial_file", "check_trial", "check_outcomes", "TRIA
 TRIAL_KEYS = ("name", "description", "scenario", "seed", "animals", "set", "arms", "comparisons",
               "variability", "outcomes", "studies", "cluster")
 _ARM_KEYS = ("scenario", "set", "description")
-_STUDY_KEYS = ("name", "animals", "set", "subgroups", "description")
+_STUDY_KEYS = ("name", "animals", "set", "arms", "subgroups", "description")
 _CLUSTER_KEYS = ("cores", "memory", "walltime", "queue", "account", "gpus", "jobs", "job_extra",
                  "prologue")
 #: Names of arms and studies become file names: letters, digits, ``_ - .`` only.
@@ -271,7 +271,8 @@ def _read(data: dict, pb: Problems, path: Path) -> Trial | None:
                                              "{frequency: weekly, duration: 4 weeks}")
                 sub = {}
             studies.append(Study(sn, n, _list_of_str(s.get("set"), loc + ("set",), pb),
-                                 {str(k): str(v) for k, v in sub.items()}))
+                                 {str(k): str(v) for k, v in sub.items()},
+                                 _study_arms(s.get("arms"), loc + ("arms",), pb, arms, raw_arms)))
         names = [s.name for s in studies]
         for i, n in enumerate(names):
             if n in names[:i]:
@@ -289,6 +290,35 @@ def _read(data: dict, pb: Problems, path: Path) -> Trial | None:
         return None
     return Trial(name, path, seed, arms, studies, variability, outcomes, comparisons, resources,
                  overrides)
+
+
+def _study_arms(raw, loc, pb, arms: dict, raw_arms) -> dict:
+    """A study's ``arms:``: per-arm overrides in this study only, ``{ARM: {set: [...]}}``."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not raw:
+        pb.add(loc, "a study's arms: maps arm names of trial.arms to {set: [...]} overrides of that "
+                    "arm in this study, e.g. {treated: {set: [arm=treated_3d]}}, got "
+                    f"{typename(raw)}")
+        return {}
+    out = {}
+    for an, a in raw.items():
+        here = loc + (an,)
+        if an not in arms and raw_arms:
+            pb.add(here, f"no arm named '{an}'{did_you_mean(str(an), arms)} in trial.arms; a study "
+                         f"changes the trial's arms ({', '.join(arms)}), it does not add any")
+            continue
+        if not isinstance(a, dict):
+            pb.add(here, f"expected {{set: [KEY.PATH=VALUE, ...]}} (this arm's overrides in this study), "
+                         f"got {typename(a)}")
+            continue
+        if _known(a, ("set",), here, pb):
+            continue
+        if "set" not in a:
+            pb.add(here, "give this arm's overrides in this study as {set: [KEY.PATH=VALUE, ...]}")
+            continue
+        out[str(an)] = _list_of_str(a["set"], here + ("set",), pb)
+    return out
 
 
 def _resources(c, loc, pb) -> Resources:
@@ -347,9 +377,14 @@ def _blame(trial: Trial, exc: ScenarioError, study, arm) -> tuple[tuple, str]:
     for i, s in enumerate(trial.overrides):
         if f"--set {s.partition('=')[0].strip()}" in msg:
             return L + ("set", i), msg
+    si = trial.studies.index(study)
+    for i, s in enumerate(study.arm_overrides.get(arm.name, ())):
+        key = s.partition("=")[0].strip()
+        if f"--set {key}" in msg or (key == "arm" and "arm" in where):
+            return L + ("studies", si, "arms", arm.name, "set", i), msg
     for i, s in enumerate(study.overrides):
         if f"--set {s.partition('=')[0].strip()}" in msg:
-            return L + ("studies", trial.studies.index(study), "set", i), msg
+            return L + ("studies", si, "set", i), msg
     for i, s in enumerate(arm.overrides):
         key = s.partition("=")[0].strip()
         if f"--set {key}" in msg or (key == "arm" and "arm" in where):
@@ -406,7 +441,7 @@ def check_trial(trial: Trial):
                        if v.arms is None or arm.name in v.arms]
             try:
                 sc = load_scenario(arm.scenario, overrides=[*trial.overrides, *arm.overrides,
-                                                            *study.overrides, *central])
+                                                            *study.overrides_of(arm.name), *central])
             except ScenarioError as exc:
                 loc, msg = _blame(trial, exc, study, arm)
                 pb.add(loc, f"the scenario refuses this {'study' if 'studies' in loc else 'entry'} "

@@ -25,12 +25,32 @@ class Arm:
 
 @dataclass(frozen=True)
 class Study:
-    """One (virtual) study: its animals per arm, its protocol overrides, its subgroups."""
+    """One (virtual) study: its animals per arm, its protocol overrides, its subgroups.
+
+    Attributes
+    ----------
+    name : str
+    animals : int
+        Animals per arm.
+    overrides : tuple of str
+        ``--set`` overrides of every arm of this study (``studies[i].set``).
+    subgroups : dict of str to str
+        This study's level of each subgroup factor.
+    arm_overrides : dict of str to tuple of str
+        ``--set`` overrides of one arm in this study only (``studies[i].arms.ARM.set``),
+        applied after :attr:`overrides`: e.g. the treated arm's schedule
+        (``arm=ev_3d_4wk``) while the control keeps its own.
+    """
 
     name: str
     animals: int
     overrides: tuple[str, ...] = ()
     subgroups: dict = field(default_factory=dict)
+    arm_overrides: dict = field(default_factory=dict)
+
+    def overrides_of(self, arm: str) -> tuple[str, ...]:
+        """The overrides of arm ``arm`` in this study: the study's own, then the arm's here."""
+        return (*self.overrides, *self.arm_overrides.get(arm, ()))
 
 
 @dataclass(frozen=True)

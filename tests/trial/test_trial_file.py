@@ -118,3 +118,58 @@ def test_the_example_trial_is_valid(capsys):
     assert main(["validate", str(example)]) == 0
     out = capsys.readouterr().out
     assert "8 runs" in out and "(arms: treated)" in out and "count BMSC in penumbra @ 6 h" in out
+
+
+STUDY_ARMS = """\
+  studies:
+    - {name: a, animals: 2, subgroups: {dose: low}}
+    - name: b
+      animals: 3
+      set: ["domain.duration=50 min"]
+      arms: {treated: {set: ["events.0.injection.dose=40 cells"]}}
+      subgroups: {dose: high}
+"""
+
+
+def test_a_study_may_override_one_arm_after_its_own_set(tmp_path):
+    from abm.trial.animals import plan_animals
+
+    t = load_trial(write_trial(tmp_path, extra=STUDY_ARMS))
+    a, b = t.studies
+    assert a.arm_overrides == {} and b.arm_overrides == {"treated": ("events.0.injection.dose=40 cells",)}
+    assert b.overrides_of("treated") == ("domain.duration=50 min", "events.0.injection.dose=40 cells")
+    assert b.overrides_of("control") == ("domain.duration=50 min",)
+    plan = {x.name: x for x in plan_animals(t, tmp_path / "out")}
+    assert len(plan) == 10 and t.n_runs == 10
+    # trial, arm, study, the study's arm entry, then the draws (which win over all)
+    assert plan["b-treated-000"].overrides[:3] == ("arm=treated", "domain.duration=50 min",
+                                                   "events.0.injection.dose=40 cells")
+    assert plan["b-treated-000"].overrides[3].startswith("events.0.injection.dose=")
+    assert plan["b-control-000"].overrides[:2] == ("arm=control", "domain.duration=50 min")
+    assert not any("40 cells" in o for o in plan["b-control-000"].overrides)
+    assert plan["a-treated-000"].overrides[0] == "arm=treated" and len(plan["a-treated-000"].overrides) == 2
+    loaded = check_trial(t)
+    assert loaded[("b", "treated")].domain.duration == 50.0
+    assert loaded[("a", "treated")].domain.duration == 60.0
+
+
+@pytest.mark.parametrize("old, new, words, line, check", [
+    ("arms: {treated: {set:", "arms: {treatd: {set:", "no arm named 'treatd' (did you mean 'treated'?)",
+     19, False),
+    ("arms: {treated: {set:", "arms: {treated: {sett:", "unknown key 'sett' (did you mean 'set'?)", 19, False),
+    ("arms: {treated: {set:", "arms: {treated: {description: x, set:", "unknown key 'description'",
+     19, False),
+    ('["events.0.injection.dose=40 cells"]', "[arm=treatd]", "unknown arm 'treatd'", 19, True),
+    ('["events.0.injection.dose=40 cells"]', '["domain.dt=5 kg"]',
+     "the scenario refuses this study (with arm treated, study b): tiny.yaml, --set domain.dt", 19, True),
+])
+def test_a_bad_study_arm_entry_is_one_located_message(tmp_path, old, new, words, line, check):
+    text = STUDY_ARMS.replace(old, new)
+    assert text != STUDY_ARMS
+    with pytest.raises(ScenarioError) as e:
+        t = load_trial(write_trial(tmp_path, extra=text))
+        if check:
+            check_trial(t)
+    msg = str(e.value)
+    assert words in msg, msg
+    assert msg.startswith(f"trial.yaml, line {line}, trial.studies[1].arms."), msg
