@@ -12,15 +12,24 @@ and in marrow away from it): the bone surface cells sense as ``tissue_state:surf
 Each step, with ``n_OB(v)`` the active osteoblasts of soft voxel ``v`` on the surface
 (``surface > 0``) and ``n_OC(v)`` the osteoclasts of voxel ``v``:
 
-* formation: ``m_v += f · n_OB(v) · dt``, with ``f = MAR · A_OB / dx³`` (1/min) — the
-  osteoblast's mineral apposition rate ``MAR`` (µm/min) over its footprint ``A_OB`` (µm²)
-  fills its own voxel, and the front it builds advances into the marrow; in a healing
-  defect (label ``defect``) an active osteoblast off any surface also lays down woven bone,
-  at ``de_novo_share`` of that rate;
+* formation: an active osteoblast covers the bone-surface voxels it touches (its own and its
+  six face neighbours, an equal share each), and a surface voxel ``v`` gains
+  ``f · dt · c_v · Σ n_OB/reach`` over the osteoblasts that cover it, with
+  ``f = MAR · A_OB / dx³`` (1/min), the osteoblast's mineral apposition rate ``MAR`` (µm/min)
+  over its footprint ``A_OB`` (µm²), and the concavity factor ``c_v = (b_v / 9)^a``: ``b_v``
+  bone voxels among its 26 neighbours (9 beside a flat surface, more in a pit, 1–3 at the tip
+  of a spike) and ``a`` the ``concavity`` exponent. On a flat surface the osteoblast's whole
+  output ``f`` goes into the voxels it lines; pits fill faster and convex tips slower, the
+  curvature control of tissue growth (Rumpler et al. 2008, Bidan et al. 2012), which keeps
+  the surface from roughening voxel by voxel. In a healing defect (label ``defect``) an active
+  osteoblast off any surface also lays down woven bone in its own voxel, at
+  ``de_novo_share`` of ``f``;
 * resorption: each osteoclast removes ``r · dt`` of mineral, ``r = V_OC / dx³`` with the
-  volume resorption rate ``V_OC`` (µm³/min), shared evenly among the mineral it touches —
-  its neighbours and its own voxel wherever they hold mineral, bone or a remnant below the
-  threshold (never more than a voxel holds); an osteoclast touching no mineral resorbs
+  volume resorption rate ``V_OC`` (µm³/min), shared among the mineral it touches (its
+  neighbours and its own voxel wherever they hold mineral, bone or a remnant below the
+  threshold) in proportion to ``(e / 9)^b``: ``e`` non-bone voxels among the 26 neighbours of
+  the mineral voxel and ``b`` the ``exposure`` exponent, so an exposed spike goes before a
+  flat surface; never more than a voxel holds; an osteoclast touching no mineral resorbs
   nothing;
 * the matrix TGF-β freed by resorption (``matrix_tgfb`` per µm³ of bone) is released into
   the osteoclast's voxel of the ``TGF-b`` field, when the scenario declares one: the
@@ -46,7 +55,7 @@ from ...registry import PROCESSES
 from ...seeds import load_process_defaults
 from ...tissue import TissueProcess
 
-__all__ = ["MineralTissue", "surface_share", "bone_neighbour_sum"]
+__all__ = ["MineralTissue", "surface_share", "bone_neighbour_sum", "neighbourhood_sum"]
 
 _SEED = load_process_defaults()["mineral"]
 _AREA = U.Kind("area (e.g. '400 um^2')", "um^2", "um^2")
@@ -75,6 +84,27 @@ def bone_neighbour_sum(xp, values3d):
     for axis, step in _FACES:
         total += _shifted(xp, values3d, axis, step)
     return total
+
+
+def _shifted_edge(xp, a3, axis: int, step: int):
+    """``a3`` read at the neighbour ``step`` (±1) along ``axis``; the edge value beyond it."""
+    out = _shifted(xp, a3, axis, step)
+    edge = [slice(None)] * 3
+    edge[axis] = -1 if step > 0 else 0
+    out[tuple(edge)] = a3[tuple(edge)]
+    return out
+
+
+def neighbourhood_sum(xp, values3d):
+    """For each voxel, the sum of ``values3d`` over its 26 neighbours (3x3x3 less itself).
+
+    Beyond the lattice the edge voxels repeat, so a structure cut by the lattice's faces looks
+    to continue there (as micro-CT software treats a VOI's edge).
+    """
+    total = values3d
+    for axis in range(3):
+        total = total + _shifted_edge(xp, total, axis, 1) + _shifted_edge(xp, total, axis, -1)
+    return total - values3d
 
 
 def surface_share(xp, bone3d):
@@ -106,6 +136,12 @@ class MineralTissue(TissueProcess):
     matrix_tgfb : ng/mL
         TGF-β freed per volume of bone resorbed, as the concentration it would have in that
         volume (ng/mL = ng per 10¹² µm³ of bone).
+    concavity : 1
+        Exponent ``a`` of the concavity factor ``(b/9)^a`` of formation (0: every surface
+        voxel alike).
+    exposure : 1
+        Exponent ``b`` of the exposure weight ``(e/9)^b`` of resorption (0: all touched
+        mineral alike).
     de_novo_share : 1
         Share of the apposition rate at which an active osteoblast off any bone surface
         deposits in a healing-defect voxel (label ``defect``: woven bone nucleating on the
@@ -122,7 +158,8 @@ class MineralTissue(TissueProcess):
         ("apposition_rate", U.SPEED), ("osteoblast_footprint", _AREA),
         ("resorption_rate", _VOLRATE), ("threshold", U.DIMENSIONLESS),
         ("matrix_tgfb", _TGFB_CONTENT), ("relabel_every", U.TIME),
-        ("de_novo_share", U.DIMENSIONLESS))}
+        ("de_novo_share", U.DIMENSIONLESS), ("concavity", U.DIMENSIONLESS),
+        ("exposure", U.DIMENSIONLESS))}
     #: Soft labels in which osteoblasts may deposit (and which resorbed bone becomes: the first).
     soft_labels = ("marrow", "defect")
     #: Soft labels where osteoblasts also deposit off a surface (at ``de_novo_share``).
@@ -140,7 +177,7 @@ class MineralTissue(TissueProcess):
             raise ModelInputError(f"mineral: threshold must lie between 0 and 1 (a mineral "
                                   f"fraction), got {self.p['threshold']}")
         for k in ("apposition_rate", "osteoblast_footprint", "resorption_rate", "matrix_tgfb",
-                  "relabel_every"):
+                  "relabel_every", "concavity", "exposure"):
             if self.p[k] < 0:
                 raise ModelInputError(f"mineral: {k} must be >= 0, got {self.p[k]}")
 
@@ -206,7 +243,16 @@ class MineralTissue(TissueProcess):
         # formation: active osteoblasts on the surface fill their own voxel
         f = p["apposition_rate"] * p["osteoblast_footprint"] / model.fields.dx**3
         n_ob = self._count(model, *self.osteoblast)
-        gain = f * dt * n_ob * (on_surface & soft_here)
+        # an osteoblast covers the surface voxels it touches (its own and its six neighbours),
+        # each an equal share; a surface voxel fills at the apposition rate scaled by its
+        # concavity (bone in its 26-neighbourhood against a flat surface's 9, to the power a)
+        target = on_surface & soft_here
+        bone_f = bone.astype(np.float64)
+        w_form = xp.where(target, (neighbourhood_sum(xp, bone_f) / 9.0) ** p["concavity"], 0.0)
+        t_f = target.astype(np.float64)
+        reach = bone_neighbour_sum(xp, t_f) + t_f
+        q = xp.where(reach > 0, f * dt * n_ob / xp.where(reach > 0, reach, 1.0), 0.0)
+        gain = w_form * (bone_neighbour_sum(xp, q) + q)
         if p["de_novo_share"] > 0:
             de_novo = xp.zeros(shape, dtype=bool)
             for name in self.de_novo_labels:
@@ -219,14 +265,17 @@ class MineralTissue(TissueProcess):
         # stranded below the bone threshold where bone was resorbed)
         r = p["resorption_rate"] / model.fields.dx**3
         has = (m > 0).astype(np.float64)
-        ntarget = bone_neighbour_sum(xp, has) + has
+        # exposure: a mineral voxel with e faces off bone is resorbed e**b as fast (b)
+        exposed = 26.0 - neighbourhood_sum(xp, bone_f)
+        w_res = has * ((xp.maximum(exposed, 1.0) / 9.0) ** p["exposure"])
+        weight = bone_neighbour_sum(xp, w_res) + w_res
         n_oc = self._count(model, self.osteoclast)
-        share = xp.where(ntarget > 0, r * dt * n_oc / xp.maximum(ntarget, 1.0), 0.0)
-        demand = has * (bone_neighbour_sum(xp, share) + share)
+        share = xp.where(weight > 0, r * dt * n_oc / xp.where(weight > 0, weight, 1.0), 0.0)
+        demand = w_res * (bone_neighbour_sum(xp, share) + share)
         taken = xp.minimum(demand, m)
         frac = xp.where(demand > 0, taken / xp.where(demand > 0, demand, 1.0), 0.0)
         # what each osteoclast voxel actually resorbed (mineral volume fraction of a voxel)
-        resorbed_at = share * (bone_neighbour_sum(xp, frac) + frac)
+        resorbed_at = share * (bone_neighbour_sum(xp, w_res * frac) + w_res * frac)
 
         m_new = xp.minimum(m + gain, 1.0) - taken
         m_new = xp.maximum(m_new, 0.0)

@@ -1,7 +1,9 @@
 """The bone-mineral tissue process: formation and resorption at their rates, mass kept, labels followed.
 
-Against closed forms: an active osteoblast on a surface fills its voxel at MAR·A/dx³ per
-minute; an osteoclast removes V/dx³ per minute shared over its bone faces; the TGF-β it frees
+Against closed forms: an active osteoblast on a flat surface puts MAR·A/dx³ per minute into
+the surface voxels it touches, a pit fills faster and a spike's tip slower by the concavity
+factor; an osteoclast removes V/dx³ per minute shared over the mineral it touches by exposure;
+the TGF-β it frees
 is exactly matrix_tgfb × the resorbed volume; voxels change label when the mineral crosses the
 threshold, at the relabelling times, and cortex grows as cortex.
 """
@@ -13,7 +15,7 @@ import pytest
 
 from abm import TissueModel
 from abm.biology import MineralTissue, Osteoblast, Osteoclast
-from abm.biology.bone.mineral import bone_neighbour_sum, surface_share
+from abm.biology.bone.mineral import bone_neighbour_sum, neighbourhood_sum, surface_share
 from abm.errors import ModelInputError
 from abm.fields import Species, TissueClass
 
@@ -51,7 +53,7 @@ def test_initial_mineral_and_surface_follow_the_labels():
     assert bone_neighbour_sum(np, one.astype(float))[1, 1, 1] == 0
 
 
-def test_an_active_osteoblast_fills_its_voxel_at_the_apposition_rate():
+def test_an_active_osteoblast_on_a_flat_surface_lays_its_whole_output_on_the_voxels_it_lines():
     m = _model(_slab(), relabel_every=0.0)
     m.add_cells(Osteoblast, np.array([[3, 2, 2]]), state="active")
     p = m.processes[0].p
@@ -60,9 +62,40 @@ def test_an_active_osteoblast_fills_its_voxel_at_the_apposition_rate():
     for _ in range(steps):
         m.step()
     mn = m.tissue_states["mineral"].reshape(m.shape)
-    assert mn[3, 2, 2] == pytest.approx(f * m.dt * steps, rel=1e-12)
-    mn[3, 2, 2] = 0.0
+    # its own voxel and its four surface neighbours, a fifth each (flat: concavity factor 1)
+    lined = [(3, 2, 2), (3, 1, 2), (3, 3, 2), (3, 2, 1), (3, 2, 3)]
+    for v in lined:
+        assert mn[v] == pytest.approx(f * m.dt * steps / 5, rel=1e-12)
+    assert mn[3:].sum() == pytest.approx(f * m.dt * steps, rel=1e-12)   # the cell's output
+    for v in lined:
+        mn[v] = 0.0
     assert (mn[3:] == 0).all() and (mn[:3] == 1).all()    # nowhere else
+
+
+@pytest.mark.parametrize("a", [0.0, 1.0, 2.0])
+def test_a_pit_fills_faster_and_a_spike_tip_slower_by_the_concavity_factor(a):
+    lab = np.zeros((7, 7, 7), np.uint8)
+    lab[:, :, :2] = 1                                   # floor: bone for z < 2
+    lab[1, 3, 2:5] = lab[3, 1, 2:5] = lab[3, 3, 2:4] = 1   # two walls and a post around ...
+    lab[5, 5, 2:5] = 1                                  # ... and a spike, tip at z = 4
+    m = _model(lab, relabel_every=0.0, concavity=a)
+    pit, tip = (2, 2, 2), (5, 5, 5)
+    m.add_cells(Osteoblast, np.array([pit, tip]), state="active")
+    m.step()
+    bone = lab.astype(float)
+    b26 = neighbourhood_sum(np, bone)
+    nb6 = bone_neighbour_sum(np, bone)
+    soft_surface = (nb6 > 0) & (bone == 0)
+    f = m.processes[0].p["apposition_rate"] * m.processes[0].p["osteoblast_footprint"] / DX**3
+    mn = m.tissue_states["mineral"].reshape(m.shape)
+    for v in (pit, tip):
+        reach = soft_surface[v] + sum(
+            soft_surface[tuple(np.add(v, d))] for d in ((1, 0, 0), (-1, 0, 0), (0, 1, 0),
+                                                        (0, -1, 0), (0, 0, 1), (0, 0, -1)))
+        assert mn[v] == pytest.approx(f * m.dt / reach * (b26[v] / 9) ** a, rel=1e-12)
+    assert b26[pit] > 9 > b26[tip]
+    if a > 0:     # per covering cell, the pit gains more than a flat voxel, the tip less
+        assert mn[pit] * 5 > f * m.dt > mn[tip] * 1
 
 
 def test_an_osteoblast_away_from_bone_or_lining_deposits_nothing():
@@ -78,7 +111,7 @@ def test_an_osteoblast_away_from_bone_or_lining_deposits_nothing():
 def test_a_filled_voxel_becomes_bone_and_takes_its_neighbours_label():
     lab = _slab(label=2)             # cortex
     m = _model(lab, relabel_every=0.0)
-    m.tissue_states["mineral"].reshape(m.shape)[3, 2, 2] = 0.499
+    m.tissue_states["mineral"].reshape(m.shape)[3, 2, 2] = 0.4999   # a fifth of f dt fills it
     m.add_cells(Osteoblast, np.array([[3, 2, 2]]), state="active")
     m.step()
     assert m.tissue_names[int(m.fields.labels[3, 2, 2])] == "cortex"
@@ -96,17 +129,28 @@ def test_labels_follow_the_mineral_only_at_the_relabelling_times():
     assert m.fields.labels[3, 2, 2] == 1
 
 
-def test_an_osteoclast_resorbs_its_rate_shared_over_its_bone_faces_and_frees_tgfb():
+def _exposure(lab, v, b):
+    """The exposure weight (e/9)^b of mineral voxel v: e non-bone voxels of its 26."""
+    e = 26.0 - neighbourhood_sum(np, (lab > 0).astype(float))[v]
+    return (e / 9.0) ** b
+
+
+@pytest.mark.parametrize("b", [0.0, 2.0])
+def test_an_osteoclast_resorbs_its_rate_shared_by_exposure_and_frees_tgfb(b):
     lab = np.zeros((7, 7, 7), np.uint8)
     lab[2, 3, 3] = lab[4, 3, 3] = lab[3, 2, 3] = 1     # three bone faces around (3, 3, 3)
-    m = _model(lab, relabel_every=0.0)
+    m = _model(lab, relabel_every=0.0, exposure=b)
     m.add_cells(Osteoclast, np.array([[3, 3, 3]]))
     p = m.processes[0].p
     r = p["resorption_rate"] / DX**3 * m.dt           # voxel fraction per step
     m.step()
     mn = m.tissue_states["mineral"].reshape(m.shape)
-    for v in ((2, 3, 3), (4, 3, 3), (3, 2, 3)):
-        assert mn[v] == pytest.approx(1 - r / 3, rel=1e-12)
+    targets = ((2, 3, 3), (4, 3, 3), (3, 2, 3))
+    w = {v: _exposure(lab, v, b) for v in targets}
+    for v in targets:
+        assert mn[v] == pytest.approx(1 - r * w[v] / sum(w.values()), rel=1e-12)
+    if b > 0:     # (3, 2, 3) touches both others diagonally: less exposed, resorbed less
+        assert mn[3, 2, 3] > mn[2, 3, 3] == pytest.approx(mn[4, 3, 3], rel=1e-12)
     resorbed = 3 - (mn[2, 3, 3] + mn[4, 3, 3] + mn[3, 2, 3])
     assert resorbed == pytest.approx(r, rel=1e-12)
     # the TGF-beta freed: matrix_tgfb per unit volume resorbed (inert field: all still there)
@@ -167,5 +211,7 @@ def test_an_osteoclast_also_clears_a_remnant_below_the_threshold_in_its_own_voxe
     r = m.processes[0].p["resorption_rate"] / DX**3 * m.dt
     m.step()
     mn = m.tissue_states["mineral"].reshape(m.shape)
-    assert mn[2, 2, 2] == pytest.approx(0.3 - r / 2, rel=1e-12)
-    assert mn[2, 2, 1] == pytest.approx(1 - r / 2, rel=1e-12)
+    w_own, w_bone = _exposure(lab, (2, 2, 2), 2.0), _exposure(lab, (2, 2, 1), 2.0)
+    assert m.processes[0].p["exposure"] == 2.0
+    assert mn[2, 2, 2] == pytest.approx(0.3 - r * w_own / (w_own + w_bone), rel=1e-12)
+    assert mn[2, 2, 1] == pytest.approx(1 - r * w_bone / (w_own + w_bone), rel=1e-12)
