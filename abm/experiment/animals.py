@@ -20,6 +20,7 @@ Example
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time as _time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -123,6 +124,24 @@ def arm_names(scenario, overrides: Sequence[str] = ()) -> list[str]:
 
     sc = load_scenario(scenario, list(overrides))
     return list(sc.arms) or [NO_ARM]
+
+
+def _exit_with_parent(parent_pid: int, every_s: float = 2.0) -> None:
+    """Worker initializer: end this worker soon after the process that started it is gone.
+
+    A pool's workers otherwise run their current animal to its end (minutes to hours at full
+    size) when the parent is killed (``kill``, a closed terminal, a batch system's limit).
+    A daemon thread checks every ``every_s`` seconds whether the parent still exists.
+    """
+    import threading  # noqa: PLC0415
+
+    def watch() -> None:
+        while True:
+            _time.sleep(every_s)
+            if os.getppid() != parent_pid:        # re-parented: the parent has died
+                os._exit(3)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _run_one(job: dict) -> dict:
@@ -239,7 +258,9 @@ def run_arms(scenario, *, arms: Optional[Sequence[str]] = None, seeds: Sequence[
             for job in jobs:
                 done(_run_one(job))
         else:
-            with ProcessPoolExecutor(max_workers=int(workers), mp_context=get_context("spawn")) as ex:
+            with ProcessPoolExecutor(max_workers=int(workers), mp_context=get_context("spawn"),
+                                     initializer=_exit_with_parent,
+                                     initargs=(os.getpid(),)) as ex:
                 futures = [ex.submit(_run_one, job) for job in jobs]
                 for fut in as_completed(futures):
                     done(fut.result())

@@ -103,3 +103,68 @@ def test_mistakes_are_named(tmp_path, experiment):
         run_arms(path, out_dir=tmp_path / "nope")
     with pytest.raises(RunFileError, match="exists; pass --overwrite"):
         run_arms(path, arms=["control"], seeds=[1], out_dir=out, backend="numpy")
+
+
+def test_workers_end_soon_after_their_parent_is_killed(tmp_path):
+    """A killed parent leaves no worker running its animal to the end (minutes at full size)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    path = write(tmp_path)
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import sys\n"
+        "from abm.experiment import run_arms\n"
+        "if __name__ == '__main__':\n"
+        f"    run_arms({str(path)!r}, seeds=range(1, 9), workers=2, backend='numpy',\n"
+        "             overrides=['domain.duration=100 d'])\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        workers: list[int] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(workers) < 2:
+            time.sleep(0.5)
+            workers = _children_running("spawn_main", parent.pid)
+        assert len(workers) >= 2, "the pool's workers did not start"
+        time.sleep(1.0)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 20
+        alive = workers
+        while time.monotonic() < deadline and alive:
+            time.sleep(0.5)
+            alive = [w for w in alive if _running(w)]
+        assert not alive, f"workers {alive} still run 20 s after their parent was killed"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        for w in _children_running("spawn_main", parent.pid):
+            os.kill(w, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _children_running(marker: str, ppid: int) -> list[int]:
+    """Processes whose parent is ``ppid`` and whose command line holds ``marker`` (Linux)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            cmd = (d / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.split(")")[-1].split()
+        if int(fields[1]) == ppid and marker in cmd and fields[0] != "Z":
+            out.append(int(d.name))
+    return out
