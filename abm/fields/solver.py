@@ -6,11 +6,15 @@ Each step of length ``dt`` does, per species:
 
 1. **exchange**: point agents secrete toward a target and take up. In the
    spectral scheme the exchange is a source density held constant over the
-   step, evaluated at each voxel's time-averaged concentration by a local
-   linearised solve and integrated exactly with the transport
-   (:mod:`kernels.spectral`, "Cell exchange inside the step"): at a 1-min
-   step the cells' own voxels and the totals match the small-step limit. In
-   the explicit scheme the implicit per-voxel update of
+   step, evaluated at each voxel's time-averaged concentration, with the
+   exchanging voxels coupled to each other through the step-averaged
+   response of the transport (a small symmetric positive definite system over
+   those voxels, solved by conjugate gradients started from the voxel-by-voxel
+   solution), and integrated exactly with the transport (:mod:`kernels.spectral`,
+   "Cell exchange inside the step"): at a 1-min step the cells' own voxels and
+   the totals match the small-step limit, and at any step the steady state is
+   the exact discrete one. In the implicit scheme the exchange sits in the
+   solve's matrix. In the explicit scheme the implicit per-voxel update of
    the exchange is part of every sub-step, implicit in the voxel's own value
    and explicit in the transport: ``u' (1 + h Σ(S+U)) = u + h (transport +
    sources + Σ S T)``. Its fixed point is the exact discrete steady state (no
@@ -390,8 +394,11 @@ class FieldSolver(FieldSources):
         None ends below zero, and net secretion (``s_ex > 0``) never lifts a voxel that
         started at or below its target ``st/su`` past it. The cells' own share of the
         end value is ``≈ h s_ex`` (``h``: the interior end response to a unit own
-        source); what diffusion brought from elsewhere may still lie above the target,
-        as it would without the cells.
+        source); what diffusion brought from elsewhere (neighbouring cells' secretion
+        included) may still lie above the target, as it would without the cells. Like
+        :meth:`_limit_to_targets` this only acts where the constant-source step has
+        overshot in time (stiff exchange against weak transport); with the coupled solve
+        it leaves steady states, which are exact, alone.
         """
         xp = self.xp
         v = ex.voxels
@@ -405,13 +412,18 @@ class FieldSolver(FieldSources):
     def _limit_to_targets(self, out, u0, ex) -> None:
         """No voxel above both the highest secretion target and the field's start maximum.
 
-        The exact dynamics never make such a value (transport averages, secretion stops
-        at its target). The local solve leaves out the coupling between exchanging
-        voxels within a step; at very stiff rates (``Σ S dt`` of many cells ≫ 1 in a
-        small box) their sum can fill the box past the targets, and this limiter then
-        clips the excess (the box is then at the target, as the exact solution). It
-        acts only when the bound is passed, which the accuracy tests check it does not
-        at ordinary rates.
+        The exact dynamics never make such a value: transport averages, secretion stops at
+        its target, decay and uptake only lower. A step that does has overshot in time: the
+        exchange is a source held constant over the step at the step's average
+        concentration, which for exchange stiff against the transport (``Σ S dt`` ≫ 1 in a
+        voxel or a small box, with little decay) acts like the trapezoidal rule and can pass
+        the target within one step. This limiter then clips the excess. It is a safety
+        bound, not the solution: with decay or uptake the exact field lies below the
+        targets (an H+-like field with half-life 5 min settles at ~40 % of its cells'
+        target), so a clipped voxel is still too high, and the clip removes mass. Since the
+        exchanging voxels are solved coupled (:mod:`kernels.spectral`), the steady state at
+        any step is the exact one and the bound is not reached there; the tests check it
+        does not act at ordinary rates and at steady states of long steps.
         """
         xp = self.xp
         secreting = ex.st > 0
@@ -502,8 +514,13 @@ class FieldSolver(FieldSources):
             path = self.path(i, dt)
             why = f" because {self._why[i]}" if i in self._why else ""
             if path == "spectral":
+                last = self._spectral[i].last_exchange
+                it = (f"; {last['iterations']} iterations last step"
+                      + ("" if last.get("converged", True) is not False else ", not converged")
+                      if last.get("residual") is not None else "")
                 how = ("spectral (exact, unconditionally stable; cell exchange coupled into the "
-                       "step)")
+                       "step, exchanging voxels solved together by conjugate gradients"
+                       + it + ")")
             elif path == "implicit":
                 it = self._implicit[i].last_iterations if i in self._implicit else None
                 how = (f"implicit (TR-BDF2, backward Euler where it would undershoot; spectrally "
