@@ -419,8 +419,8 @@ class FieldSolver(FieldSources):
         voxel or a small box, with little decay) acts like the trapezoidal rule and can pass
         the target within one step. This limiter then clips the excess. It is a safety
         bound, not the solution: with decay or uptake the exact field lies below the
-        targets (an H+-like field with half-life 5 min settles at ~40 % of its cells'
-        target), so a clipped voxel is still too high, and the clip removes mass. Since the
+        targets (in the tests an H+-like field with half-life 5 min settles at 42 % of its
+        cells' target), so a clipped voxel is still too high, and the clip removes mass. Since the
         exchanging voxels are solved coupled (:mod:`kernels.spectral`), the steady state at
         any step is the exact one and the bound is not reached there; the tests check it
         does not act at ordinary rates and at steady states of long steps.
