@@ -56,7 +56,7 @@ def estimate_bytes(shape, n_fields: int, field_itemsize: int = 8, n_cells: int =
     """
     v = math.prod(int(s) for s in shape)
     per_voxel = (n_fields * (field_itemsize + 2 * 8)   # fields + spectral E, P factors
-                 + 8 * 8                               # transform work space (float64)
+                 + 11 * 8                              # transforms + coupled exchange (CG) work
                  + max(field_itemsize, 8)              # explicit scratch / step copy
                  + 1 + 4 + 4 + 8)                      # labels, capacity, occupancy, slots
     per_cell = BYTES_PER_CELL + 8 * n_variables
