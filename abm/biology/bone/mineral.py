@@ -247,8 +247,8 @@ class MineralTissue(TissueProcess):
         # each an equal share; a surface voxel fills at the apposition rate scaled by its
         # concavity (bone in its 26-neighbourhood against a flat surface's 9, to the power a)
         target = on_surface & soft_here
-        bone_f = bone.astype(np.float64)
-        w_form = xp.where(target, (neighbourhood_sum(xp, bone_f) / 9.0) ** p["concavity"], 0.0)
+        bone26 = neighbourhood_sum(xp, bone.astype(np.float64))  # bone among the 26 neighbours
+        w_form = xp.where(target, (bone26 / 9.0) ** p["concavity"], 0.0)
         t_f = target.astype(np.float64)
         reach = bone_neighbour_sum(xp, t_f) + t_f
         q = xp.where(reach > 0, f * dt * n_ob / xp.where(reach > 0, reach, 1.0), 0.0)
@@ -266,7 +266,7 @@ class MineralTissue(TissueProcess):
         r = p["resorption_rate"] / model.fields.dx**3
         has = (m > 0).astype(np.float64)
         # exposure: a mineral voxel with e faces off bone is resorbed e**b as fast (b)
-        exposed = 26.0 - neighbourhood_sum(xp, bone_f)
+        exposed = 26.0 - bone26
         w_res = has * ((xp.maximum(exposed, 1.0) / 9.0) ** p["exposure"])
         weight = bone_neighbour_sum(xp, w_res) + w_res
         n_oc = self._count(model, self.osteoclast)
