@@ -109,12 +109,72 @@ def _stored_timeline(run, plugin_dir=None) -> list[str]:
         return [f"{'events':<14}(the stored scenario cannot be rebuilt here: {exc})"]
 
 
+def _leave_no_process_behind() -> None:
+    """Make sure the command leaves no helper process running once it has exited.
+
+    Python starts a helper, the ``multiprocessing`` resource tracker, the first time a
+    process makes a multiprocessing semaphore, and before Python 3.12.10 / 3.13.3 nothing
+    waits for it at exit (python/cpython#88887), so it outlived every command that
+    started one. Two things started one:
+
+    * tqdm's default lock, made with the first progress bar (even a disabled one), holds a
+      multiprocessing ``RLock``; this command draws its bars from one process only, so a
+      thread lock serves (``tqdm.set_lock``) and ``abm run`` starts no helper at all;
+    * Dask's worker processes (``abm trial``, ``abm sweep``) and the spawn pool of
+      :mod:`abm.experiment.animals` need the tracker; :func:`_reap_resource_tracker`
+      stops it at exit and waits for it.
+    """
+    import atexit  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from tqdm import tqdm  # noqa: PLC0415
+
+    tqdm.set_lock(threading.RLock())
+    atexit.register(_reap_resource_tracker)
+
+
+def _reap_resource_tracker(timeout_s: float = 5.0) -> None:
+    """At exit: stop this process's multiprocessing resource tracker and wait for it.
+
+    multiprocessing's own exit work runs first (it ends its child processes, and its
+    finalizers unregister their semaphores through the tracker); then the tracker's pipe is
+    closed, which tells it to exit, and it is reaped. The wait is bounded: a process that
+    still holds the pipe (one forked by hand, say) keeps the tracker alive, which is
+    then left as before rather than hanging the exit. Uses the tracker's private state
+    (``_fd``, ``_pid``, ``_lock``); if those change in a later Python, this does nothing.
+    """
+    import time  # noqa: PLC0415
+
+    try:
+        from multiprocessing import resource_tracker, util  # noqa: PLC0415
+
+        tracker = resource_tracker._resource_tracker
+        if tracker._pid is None or tracker._fd is None:
+            return  # never started here (or already stopped by Python itself)
+        util._exit_function()
+        with tracker._lock:
+            pid, fd = tracker._pid, tracker._fd
+            if pid is None or fd is None:
+                return
+            tracker._pid = tracker._fd = None
+            os.close(fd)
+        deadline = time.monotonic() + timeout_s
+        while os.waitpid(pid, os.WNOHANG)[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.005)
+    except (AttributeError, ImportError, OSError):  # not our child, or another Python's internals
+        pass
+
+
 def main(argv=None) -> int:
     """Entry point of the ``abm`` command; returns the exit code.
 
     Output is flushed here, so that a reader that has gone away (a closed pipe) ends the
-    command quietly with exit 141 instead of an error at interpreter exit.
+    command quietly with exit 141 instead of an error at interpreter exit. On the command
+    line (``argv`` None) no helper process outlives the command
+    (:func:`_leave_no_process_behind`).
     """
+    if argv is None:
+        _leave_no_process_behind()
     try:
         code = _main(argv)
         sys.stdout.flush()
