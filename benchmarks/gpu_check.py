@@ -28,7 +28,7 @@ lacks into the git-ignored folder ``wheelhouse/`` (CPython 3.12, x86-64)::
 then call the device tool's ``run`` with ``carry: ["wheelhouse"]``, ``timeout_s: 560`` and
 this command (one line)::
 
-    set -o pipefail; python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --find-links wheelhouse --target /tmp/site wheelhouse/*.whl || exit 3; export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1; python3 benchmarks/gpu_check.py 2>&1 | tee $OUT/gpu_check.log; rc=$?; cp benchmarks/results/gpu_check_*.json $OUT/; exit $rc
+    set -o pipefail; python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --find-links wheelhouse --target /tmp/site wheelhouse/*.whl || exit 3; export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1; python3 benchmarks/gpu_check.py 2>&1 | tee $OUT/gpu_check.log; rc=$?; cp benchmarks/results/gpu_check_*.json $OUT/; exit $rc
 
 A rerun of some parts only: add ``--only field_update,full_step`` (and a smaller
 ``--budget-s``) to the ``gpu_check.py`` call.
@@ -661,6 +661,11 @@ def summary(check: Check) -> str:
     return "\n".join(lines)
 
 
+def default_out(date: _dt.date, shim: bool) -> Path:
+    """``benchmarks/results/gpu_check_<YYYY-MM-DD>.json`` (``..._shim.json`` for a shim run)."""
+    return RESULTS_DIR / f"gpu_check_{date.isoformat()}{'_shim' if shim else ''}.json"
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -702,8 +707,7 @@ def main(argv=None) -> int:
 
     # a hang outside Python (a stuck kernel) ends the process; the JSON so far stays
     faulthandler.dump_traceback_later(args.budget_s + 60, exit=True)
-    date = _dt.date.today().isoformat()
-    out = Path(args.out) if args.out else RESULTS_DIR / f"gpu_check_{date}{'_shim' if args.shim else ''}.json"
+    out = Path(args.out) if args.out else default_out(_dt.date.today(), args.shim)
     check = Check(mode, out, args.budget_s, sys.argv[1:] if argv is None else argv)
     check.report["pytest_k"] = args.k
     check.report["machine"] = machine
