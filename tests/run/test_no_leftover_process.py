@@ -19,8 +19,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "experiment"))
+
+from tiny_experiment import write  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="the watcher needs Linux (prctl and /proc)")
@@ -71,24 +76,6 @@ while time.monotonic() < deadline:
 print(json.dumps({"rc": child.returncode, "left": left, "stderr": err.decode()[-2000:]}))
 """
 
-#: A tiny scenario (8 x 8 x 4 voxels, 5 steps) with two arms: cells injected or not.
-TINY = """\
-name: tiny
-domain: {extent: [200 um, 200 um, 100 um], voxel: 25 um, dt: 2 min, duration: 10 min, seed: 1}
-fields: {SDF-1a: {}}
-cell_types: {BMSC: {}}
-arms:
-  treated: {}
-  control: {without: [cells]}
-events:
-  - {name: cells, at: 4 min, injection: {cell_type: BMSC, dose: 20 cells, route: local,
-     target: {shape: sphere, center: [100 um, 100 um, 50 um], radius: 50 um}}}
-outputs:
-  readout_every: 10 min
-  checkpoint_every: 10 min
-  readouts: [count BMSC, total SDF-1a]
-"""
-
 #: Two arms of two animals (the least a trial takes), one outcome at the end of the run.
 TINY_TRIAL = """\
 trial:
@@ -121,7 +108,7 @@ def _assert_nothing_left(report) -> None:
 
 
 def test_a_finished_abm_run_leaves_no_process(tmp_path):
-    (tmp_path / "tiny.yaml").write_text(TINY)
+    write(tmp_path, name="tiny.yaml")   # the shared tiny two-arm scenario
     report = _watch([sys.executable, "-m", "abm", "run", "tiny.yaml", "--out", "tiny.h5"],
                     tmp_path)
     _assert_nothing_left(report)
@@ -129,7 +116,7 @@ def test_a_finished_abm_run_leaves_no_process(tmp_path):
 
 
 def test_a_finished_abm_trial_leaves_no_process(tmp_path):
-    (tmp_path / "tiny.yaml").write_text(TINY)
+    write(tmp_path, name="tiny.yaml")   # the shared tiny two-arm scenario
     (tmp_path / "trial.yaml").write_text(TINY_TRIAL)
     report = _watch([sys.executable, "-m", "abm", "trial", "trial.yaml", "--workers", "1",
                      "--quiet", "--out", "out"], tmp_path)
