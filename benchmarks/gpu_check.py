@@ -351,8 +351,10 @@ def free_device(backend) -> None:
 
 
 def free_bytes(backend) -> int:
-    """Free memory of the device the check runs on, bytes."""
-    return int(backend.xp.cuda.Device().mem_info[0])
+    """Free memory of the device the check runs on, bytes (the model's own memory check's)."""
+    from abm.run.memory import available_bytes  # noqa: PLC0415
+
+    return available_bytes("cupy")[0]   # the GPU's free memory; host RAM on the shim
 
 
 def require_fit(backend, shape, n_cells: int, what: str) -> dict:
