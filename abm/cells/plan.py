@@ -66,6 +66,8 @@ class PopulationPlan:
         Rows of the daughters placed by the divide phase (appended in fate).
     divisions : int
         Daughters placed this step.
+    motion : kernels.cell_motion.Proposal or None
+        GPU path only: the fused kernel's probabilities and first-round proposal.
     """
 
     name: str
@@ -88,6 +90,7 @@ class PopulationPlan:
     var_rates: dict = field(default_factory=dict)
     daughters: list = field(default_factory=list)
     divisions: int = 0
+    motion: Any = None
 
     def uses(self, behaviour: str) -> bool:
         """Whether ``behaviour`` has a non-zero base value or a rule (else it is 0)."""

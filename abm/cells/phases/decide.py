@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels import lattice as L
+from kernels import cell_motion as CM
 from kernels import rng as R
 
 from ..plan import PopulationPlan, StepPlan
@@ -47,41 +47,30 @@ def decide(model, plan: StepPlan) -> None:
 
 
 def _motion(model, c: PopulationPlan, dt: float) -> None:
-    """Hop probabilities per face direction over the step (6, n), or None if nobody moves."""
+    """Hop probabilities per face direction over the step (6, n), or None if nobody moves.
+
+    On the NumPy backend :func:`kernels.cell_motion.hop_probabilities` (the reference);
+    on CuPy one fused kernel (:func:`kernels.cell_motion.propose`) computes them and,
+    speculatively, the move phase's first-round proposal, with no host synchronisation
+    (there ``hop`` is never None: an immobile population has zero probabilities).
+    """
     xp, p, n, pop = model.xp, c.params, c.n, c.pop
     speed = c.behaviour("speed")
-    D = speed * speed * p["persistence"] / 3.0
-    w = None
     chem = model.chemotaxis_field[c.name]
-    if chem:
-        chi = c.behaviour("chemotaxis")
-        if bool(xp.any(xp.asarray(chi) > 0)):  # one flag, not the array, crosses to the host
-            field = model.fields.field(chem)
-            conc = c.signals[chem]
-            K = p["chemotaxis_half_saturation"]
-            grad = L.gradient_at(xp, field, pop.pos, model.dx)
-            scale = chi * K / (K + xp.maximum(conc, 0.0)) ** 2
-            if c.cls.chemotaxis_receptor:
-                scale = scale * pop.columns[c.cls.chemotaxis_receptor]
-            w = grad * scale.reshape(-1, 1)
-            norm = xp.sqrt((w * w).sum(axis=1))
-            cap = xp.broadcast_to(xp.asarray(speed, dtype=np.float64), (n,))
-            over = norm > cap
-            w = xp.where(over[:, None], w * (cap / xp.maximum(norm, 1e-300))[:, None], w)
-    base = xp.broadcast_to(xp.asarray(D * dt / model.dx**2, dtype=np.float64), (n,))
-    probs = xp.empty((6, n), dtype=np.float64)
-    for a in range(3):
-        if w is None:
-            probs[2 * a] = base
-            probs[2 * a + 1] = base
-        else:
-            probs[2 * a] = base + xp.maximum(-w[:, a], 0.0) * (dt / model.dx)
-            probs[2 * a + 1] = base + xp.maximum(w[:, a], 0.0) * (dt / model.dx)
-    if w is None and not bool(xp.any(xp.asarray(D) > 0)):
-        c.hop = None  # nobody in this population moves this step
-    else:
-        c.hop = probs
-        c.hop_total = probs.sum(axis=0)
+    chi = c.behaviour("chemotaxis") if chem else None
+    field = model.fields.field(chem) if chem else None
+    K = p["chemotaxis_half_saturation"] if chem else 1.0
+    receptor = pop.columns[c.cls.chemotaxis_receptor] if chem and c.cls.chemotaxis_receptor \
+        else None
+    if model.backend.is_gpu:
+        c.motion = CM.propose(xp, pop.pos, c.keys, speed, p["persistence"], dt, model.dx,
+                              model.shape, model.occupancy, model.capacity, field=field,
+                              chi=0.0 if chi is None else chi, K=K, receptor=receptor)
+        c.hop, c.hop_total = c.motion.hop, c.motion.hop_total
+        return
+    c.hop, c.hop_total = CM.hop_probabilities(
+        xp, pop.pos, speed, p["persistence"], dt, model.dx, n, field=field,
+        conc=lambda: c.signals[chem], chi=chi, K=K, receptor=receptor)
 
 
 def _events(model, c: PopulationPlan, dt: float) -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
-
+from kernels import cell_motion as CM
 from kernels import lattice as L
-from kernels import rng as R
 
 from ..placement import place_with_exclusion
 from ..plan import StepPlan
@@ -23,30 +21,32 @@ def move(model, plan: StepPlan) -> None:
     :func:`~abm.cells.placement.place_with_exclusion` (lowest priority key
     wins); hops off the lattice are dropped. Afterwards every moving
     population's ``flat`` is its agents' new voxels.
+
+    On the CuPy backend the rounds run in the fused kernels of
+    :mod:`kernels.cell_motion` (same draws, same winners), with one host
+    synchronisation per step: the largest hop total, for the number of rounds.
     """
     xp = model.xp
     names = [n for n, c in plan.populations.items() if c.hop is not None]
     if not names:
         return
+    if model.backend.is_gpu:
+        _move_fused(model, plan, names)
+        return
     tot = max(float(xp.max(plan.populations[n].hop_total)) for n in names)
-    rounds = max(1, math.ceil(tot - 1e-12))
+    rounds = CM.rounds_for(tot)
     for r in range(rounds):
         movers_pos, movers_target, movers_key, owners = [], [], [], []
         for n in names:
             c = plan.populations[n]
             pop = c.pop
-            cum = xp.cumsum(c.hop / rounds, axis=0)
-            u = R.uniform_from_keys(xp, c.keys, R.PURPOSES["move"] + 16 * r)
-            direction = (u[None, :] >= cum).sum(axis=0)  # 6 = stay
-            rows = xp.flatnonzero(direction < 6)
+            rows, newpos, target, prio = CM.propose_round(xp, c.hop, rounds, r, c.keys,
+                                                          pop.pos, model.shape)
             if rows.shape[0] == 0:
                 continue
-            newpos = L.neighbour_positions(xp, pop.pos[rows], direction[rows])
-            ok = L.inside(xp, newpos, model.shape)
-            rows, newpos = rows[ok], newpos[ok]
             movers_pos.append(pop.pos[rows])
-            movers_target.append(L.flat_index(xp, newpos, model.shape))
-            movers_key.append(R.draw_bits(xp, c.keys[rows], R.PURPOSES["priority"] + 16 * r))
+            movers_target.append(target)
+            movers_key.append(prio)
             owners.append((c, rows, newpos))
         if not owners:
             continue
@@ -64,3 +64,47 @@ def move(model, plan: StepPlan) -> None:
     for n in names:
         c = plan.populations[n]
         c.flat = L.flat_index(xp, c.pop.pos, model.shape)
+
+
+def _move_fused(model, plan: StepPlan, names: list) -> None:
+    """The GPU path: the proposals of *decide*'s fused kernel, sorted and committed.
+
+    All moving populations' agents are laid end to end (positions and flat voxels
+    concatenated when there is more than one population); an agent that proposes
+    nothing has the target ``n_voxels`` and sorts after every real proposal, so the
+    winners are those of the NumPy path.
+    """
+    xp = model.xp
+    cs = [plan.populations[n] for n in names]
+    tot = CM.max_total(xp, [c.hop_total for c in cs])   # the step's one host sync
+    if not tot > 0:
+        return  # nobody can hop: every draw stays (and every flat is unchanged)
+    rounds = CM.rounds_for(tot)
+    if len(cs) == 1:
+        pos, flat = cs[0].pop.columns["pos"], cs[0].flat.copy()
+    else:
+        pos = xp.concatenate([c.pop.columns["pos"] for c in cs])
+        flat = xp.concatenate([c.flat for c in cs])
+    sizes = [c.n for c in cs]
+    offs = [sum(sizes[:k]) for k in range(len(cs))]
+    for r in range(rounds):
+        props = []
+        for c, o, m in zip(cs, offs, sizes):
+            pr = c.motion
+            if not (pr.rounds == rounds and pr.r == r):  # re-propose from the start's hop
+                a = pr.args
+                pr = CM.propose(xp, pos[o:o + m], a["keys"], a["speed"], a["persistence"],
+                                a["dt"], a["dx"], a["shape"], model.occupancy, model.capacity,
+                                rounds=rounds, r=r, hop=pr.hop, hop_total=pr.hop_total)
+            props.append(pr)
+        if len(props) == 1:
+            comp, target, room = props[0].comp, props[0].target, props[0].room
+        else:
+            comp = xp.concatenate([p.comp for p in props])
+            target = xp.concatenate([p.target for p in props])
+            room = xp.concatenate([p.room for p in props])
+        CM.commit(xp, comp, target, room, model.occupancy, pos, flat, model.shape)
+    for c, o, m in zip(cs, offs, sizes):
+        if len(cs) > 1:
+            c.pop.columns["pos"][...] = pos[o:o + m]
+        c.flat = flat[o:o + m]
