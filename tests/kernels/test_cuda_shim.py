@@ -60,7 +60,7 @@ def test_every_kernel_the_project_launches_is_covered_here():
                                    path.read_text()):
                 key = (path.relative_to(ROOT).as_posix(), kind)
                 found[key] = found.get(key, 0) + 1
-    # kernels/cell_motion.py is tested in tests/kernels/test_cell_motion.py
+    # kernels/cell_motion.py is tested in tests/kernels/test_cell_motion_kernels.py
     assert found == {("kernels/explicit.py", "RawModule"): 1,
                      ("kernels/cell_motion.py", "RawModule"): 1,
                      ("kernels/spectral.py", "ElementwiseKernel"): 2,
