@@ -86,7 +86,7 @@ CUDA_SOURCE = r"""
 #ifndef FIELD_T
 #define FIELD_T double
 #endif
-#ifndef __CUDACC__
+#if !defined(__CUDACC__) && !defined(__CUDACC_RTC__)
 // CPU shim: each operation rounds on its own anyway (compiled without contraction).
 static inline double __dmul_rn(double a, double b) { return a * b; }
 static inline double __dadd_rn(double a, double b) { return a + b; }
