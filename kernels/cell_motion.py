@@ -377,6 +377,9 @@ def _module(xp, field_dtype):
         mod = xp.RawModule(code=CUDA_SOURCE, options=(f"-DFIELD_T={real}",))
         _MODULES[key] = {k: mod.get_function(k) for k in
                          ("cell_motion_propose", "cell_motion_commit", "rng_selftest")}
+        # one-element stand-ins for the pointer arguments a launch does not use
+        _MODULES[key]["dummy"] = {"f8": xp.zeros(1, np.float64), "b1": xp.zeros(1, bool),
+                                  "field": xp.zeros(1, np.dtype(field_dtype))}
     return _MODULES[key]
 
 
@@ -505,22 +508,22 @@ def propose(xp, pos, keys, speed, persistence: float, dt: float, dx: float, shap
     fdt = np.float64 if field is None else field.dtype
     k = _module(xp, fdt)
     pos = xp.ascontiguousarray(pos)
-    dummy = xp.zeros(1, np.float64)
+    dummy = k["dummy"]["f8"]
     have = hop is not None
     if not have:
         hop = xp.empty((6, n), np.float64)
         hop_total = xp.empty(n, np.float64)
     sp = _scalar_or_array(xp, speed, n, dummy)
     if field is None:
-        ch, mode, flag = (dummy, np.float64(0.0), np.int32(0)), 0, xp.zeros(1, bool)
-        fld = xp.zeros(1, fdt)
+        ch, mode, flag = (dummy, np.float64(0.0), np.int32(0)), 0, k["dummy"]["b1"]
+        fld = k["dummy"]["field"]
     else:
         ch = _scalar_or_array(xp, chi, n, dummy)
         fld = xp.ascontiguousarray(field).reshape(-1)
         if ch[2]:
             mode, flag = 2, xp.any(ch[0] > 0, keepdims=True)  # stays on the device
         else:
-            mode, flag = (1 if float(ch[1]) > 0 else 0), xp.zeros(1, bool)
+            mode, flag = (1 if float(ch[1]) > 0 else 0), k["dummy"]["b1"]  # a host float
     rec = dummy if receptor is None else xp.ascontiguousarray(xp.asarray(receptor, np.float64))
     target = xp.empty(n, np.int64)
     comp = xp.empty(n, np.uint64)

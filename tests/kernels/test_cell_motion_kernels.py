@@ -115,11 +115,12 @@ CASES = ["arrays", "scalars", "zero_speed", "zero_speed_scalar", "saturated", "c
          "chi_all_zero_array", "no_field"]
 
 
+@pytest.mark.parametrize("shape", [(6, 5, 7), (1, 4, 9)])  # a 1-wide axis: no gradient along it
 @pytest.mark.parametrize("fdtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("n", SIZES)
-def test_propose_kernel_matches_numpy_twin(cp, n, case, fdtype):
-    shape, dt, dx = (6, 5, 7), 1.0, 10.0
+def test_propose_kernel_matches_numpy_twin(cp, n, case, fdtype, shape):
+    dt, dx = 1.0, 10.0
     pos, keys, kw, occ, cap = _inputs(n, shape, fdtype, case, seed=hash((n, case)) % 2**31)
     hop, tot = _twin_hop(pos, kw, dt, dx, shape)
     prop = CM.propose(cp, pos, keys, kw["speed"], kw["persistence"], dt, dx, shape, occ, cap,
@@ -139,7 +140,7 @@ def test_propose_kernel_matches_numpy_twin(cp, n, case, fdtype):
     rounds = 3
     for r in range(rounds):
         moved = pos.copy()
-        moved[:, 0] = (moved[:, 0] + r) % shape[0]
+        moved[:, 2] = (moved[:, 2] + r) % shape[2]
         twin = CM.propose_round(np, hop, rounds, r, keys, moved, shape)
         again = CM.propose(cp, moved, keys, kw["speed"], kw["persistence"], dt, dx, shape, occ,
                            cap, rounds=rounds, r=r, hop=prop.hop, hop_total=prop.hop_total)
@@ -169,6 +170,29 @@ def test_propose_draw_at_the_exact_thresholds(cp, rounds):
     got = CM.propose(cp, pos, keys, 1.0, 1.0, 1.0, 10.0, shape, occ, cap, rounds=rounds, r=r,
                      hop=hop, hop_total=hop.sum(axis=0))
     _check_round(got, twin, occ, cap, shape)
+
+
+def test_grid_stride_loops_cover_every_agent(cp, monkeypatch):
+    # one block of 256 threads for 1000 agents: each thread takes several (the GPU caps
+    # the grid at 65535 * 8 blocks), with the results of one thread per agent
+    shape = (6, 5, 7)
+    pos, keys, kw, occ, cap = _inputs(1000, shape, np.float64, "arrays", seed=5)
+    args = (cp, pos, keys, kw["speed"], kw["persistence"], 1.0, 10.0, shape, occ, cap)
+    kw2 = dict(field=kw["field"], chi=kw["chi"], K=kw["K"], receptor=kw["receptor"])
+    full = CM.propose(*args, **kw2)
+    grid = CM._grid
+    monkeypatch.setattr(CM, "_grid", lambda n: (1,))
+    one = CM.propose(*args, **kw2)
+    for name in ("hop", "hop_total", "target", "comp", "room"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(full, name), err_msg=name)
+    flat = np.ravel_multi_index(pos.T, shape).astype(np.int64)
+    o1, p1, f1 = np.bincount(flat, minlength=210).astype(np.int32), pos.copy(), flat.copy()
+    o2, p2, f2 = o1.copy(), pos.copy(), flat.copy()
+    CM.commit(cp, full.comp, full.target, full.room, o1, p1, f1, shape)
+    monkeypatch.setattr(CM, "_grid", grid)
+    CM.commit(cp, full.comp, full.target, full.room, o2, p2, f2, shape)
+    assert np.array_equal(o1, o2) and np.array_equal(p1, p2) and np.array_equal(f1, f2)
+    assert not np.array_equal(p1, pos)
 
 
 def test_propose_sees_the_drift_and_its_direction(cp):
