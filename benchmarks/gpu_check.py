@@ -54,7 +54,9 @@ passes its limit is stopped (status ``timeout``); a size whose memory estimate
    scheme's fused sub-step kernel alone as a fraction of the copy bandwidth.
 4. ``agents_1e6`` and ``agents_1e7``: agent-steps per second of the agent workload of
    ``benchmarks/agents.py`` at 10⁶ and 10⁷ cells (:func:`benchmarks.agents.run_tissue`;
-   its lattice holds 0.5 cells per voxel).
+   its lattice holds 0.5 cells per voxel). Cell motion runs in the fused kernels of
+   :mod:`kernels.cell_motion`; each record also has ``motion_host_syncs_per_step``
+   (1 expected: the largest hop total, for the number of rounds).
 5. ``full_step``: the same workload with 10⁶ cells on a 256³ lattice × 4 fields: one
    full step (cells and fields), median of the timed steps.
 6. ``scenario``: the shipped 7-day stroke scenario
@@ -493,11 +495,16 @@ def _agents(check: Check, backend, n_cells: int, label: str, side: int | None = 
     original = W.lattice_side
     if side is not None:
         W.lattice_side = lambda n: side
+    from kernels import cell_motion as CM  # noqa: PLC0415
+
+    syncs = CM.HOST_SYNCS["max_hop_total"]
     try:
         r = A.run_tissue(n_cells, steps or sz["agent_steps"], SEED, arg, sz["agent_budget_s"])
     finally:
         W.lattice_side = original
     r["backend"] = "cupy" if check.gpu else "cupy (CPU shim)"
+    # the fused motion path's host syncs (kernels/cell_motion.py), warm-up step included
+    r["motion_host_syncs_per_step"] = (CM.HOST_SYNCS["max_hop_total"] - syncs) / (r["steps"] + 1)
     r.update(fit)
     check.report.setdefault("agents", {})[label] = r
     return r
