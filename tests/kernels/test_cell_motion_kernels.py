@@ -6,7 +6,14 @@ C++); the references are the NumPy code the NumPy backend runs
 :func:`abm.cells.placement.place_with_exclusion`, :mod:`kernels.rng`). Everything is
 compared for equality, floats included: the kernel does the float64 operations of the
 twin in the same order and the shim compiles without FMA contraction (on a GPU,
-NVRTC is kept from contracting by ``__dmul_rn``/``__dadd_rn``).
+NVRTC is kept from contracting by ``__dmul_rn``/``__dadd_rn``). The whole-model runs
+compare integer columns and positions for equality and the float columns (set by the
+phases that are not fused) within 1e-9.
+
+Host reads are counted with :class:`Device`, a NumPy array that records ``float``,
+``int``, ``bool``, ``__index__``, ``item`` and ``tolist`` while the motion phases run
+(what would copy a device value to the host on CuPy). It does not see boolean-mask
+indexing or ``np.asarray`` (the motion path's GPU branch uses neither).
 """
 
 from __future__ import annotations
