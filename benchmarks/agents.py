@@ -7,6 +7,7 @@ Run from the repository root::
     python benchmarks/agents.py --backend numpy      # the CPU fallback only
     python benchmarks/agents.py --quick              # smoke run (1e4 and 1e5 agents, 3 steps)
     python benchmarks/agents.py --profile 100000     # also cProfile one step at 1e5 agents
+    python benchmarks/agents.py --cpu-jit off        # the NumPy twins only (no numba loops)
 
 Results are printed (a short table on stdout, progress on stderr) and written
 as JSON (default ``benchmarks/results/agents-<backend>[-quick].json``). The
@@ -80,6 +81,13 @@ How the comparison is kept fair
   agent phase (wall time minus ``FieldSolver.step``) includes building the
   exchange arrays and ``set_point_exchange``, and so does the array
   implementation's (``set_exchange_sums``).
+
+CPU fast path
+-------------
+With numba installed the NumPy backend runs the fused motion loops of
+``kernels/cpu_jit.py`` (``--cpu-jit``/``ABM_CPU_JIT`` choose; the JSON's
+``cpu_jit`` says which ran). They are compiled, or loaded from numba's cache,
+before anything is timed; that time is reported as ``cpu_jit.compile_s``.
 
 Targets
 -------
@@ -511,7 +519,10 @@ def summary_table(report: dict) -> str:
         if res.get("skipped"):
             lines.append(f"[{name}] skipped: {res['reason']}")
             continue
-        lines.append(f"[{name}] {res['device']}")
+        jit = report.get("cpu_jit", {})
+        lines.append(f"[{name}] {res['device']}" + (
+            f" (CPU JIT path on, compile {jit['compile_s']:.2f} s, not timed)"
+            if name == "numpy" and jit.get("enabled") else ""))
         lines.append(f"  {'agents':>10}{'lattice':>9}{'steps':>6}{'s/step':>9}{'fields':>8}"
                      f"{'agent-steps/s':>15}{'x Mesa':>9}{'agent phase/s':>15}{'x Mesa':>9}")
         for r in res["runs"]:
@@ -555,6 +566,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="also cProfile one step at N agents (first backend run) into the JSON")
     p.add_argument("--out", default=None,
                    help="JSON path (default benchmarks/results/agents-<backend>[-quick].json)")
+    p.add_argument("--cpu-jit", choices=("auto", "on", "off"), default=None,
+                   help="CPU fast path (kernels/cpu_jit.py, numba): sets ABM_CPU_JIT for this run "
+                        "(default: the environment's, else auto = on when numba imports)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 1e4 and 1e5 agents, 3 steps, baseline 2 steps")
     return p.parse_args(argv)
@@ -594,6 +608,17 @@ def main(argv=None) -> int:
         "backends": {},
     }
 
+    if args.cpu_jit is not None:
+        os.environ["ABM_CPU_JIT"] = args.cpu_jit
+    from kernels import cpu_jit  # noqa: PLC0415
+
+    jit_on = cpu_jit.enabled()
+    # compile (or load from numba's cache) before anything is timed; reported, not charged to steps
+    report["cpu_jit"] = {"available": cpu_jit.AVAILABLE, "enabled": jit_on,
+                         "reason": cpu_jit.REASON or None,
+                         "compile_s": cpu_jit.warm_up() if jit_on else 0.0}
+    log(f"CPU JIT (numba) path: {'on' if jit_on else 'off'}"
+        + (f", compiled/loaded in {report['cpu_jit']['compile_s']:.2f} s" if jit_on else ""))
     report["baseline"] = run_baseline(BASELINE_AGENTS, base_steps, args.seed)
     base_full = report["baseline"]["agent_steps_per_s"]
     base_agent = report["baseline"]["agent_phase_agent_steps_per_s"]

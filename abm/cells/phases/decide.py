@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from kernels import cell_motion as CM
+from kernels import cpu_jit
 from kernels import rng as R
 
 from ..plan import PopulationPlan, StepPlan
@@ -49,7 +50,9 @@ def decide(model, plan: StepPlan) -> None:
 def _motion(model, c: PopulationPlan, dt: float) -> None:
     """Hop probabilities per face direction over the step (6, n), or None if nobody moves.
 
-    On the NumPy backend :func:`kernels.cell_motion.hop_probabilities` (the reference);
+    On the NumPy backend :func:`kernels.cell_motion.hop_probabilities` (the reference), or
+    its fused twin :func:`kernels.cpu_jit.hop_probabilities` when numba is there
+    (:func:`kernels.cpu_jit.enabled`);
     on CuPy one fused kernel (:func:`kernels.cell_motion.propose`) computes them and,
     speculatively, the move phase's first-round proposal, with no host synchronisation
     (there ``hop`` is never None: an immobile population has zero probabilities).
@@ -67,6 +70,11 @@ def _motion(model, c: PopulationPlan, dt: float) -> None:
                               model.shape, model.occupancy, model.capacity, field=field,
                               chi=0.0 if chi is None else chi, K=K, receptor=receptor)
         c.hop, c.hop_total = c.motion.hop, c.motion.hop_total
+        return
+    if cpu_jit.enabled(model):   # the fused CPU loop: the same probabilities, bit for bit
+        c.hop, c.hop_total = cpu_jit.hop_probabilities(
+            pop.pos, speed, p["persistence"], dt, model.dx, n, field=field, chi=chi, K=K,
+            receptor=receptor)
         return
     c.hop, c.hop_total = CM.hop_probabilities(
         xp, pop.pos, speed, p["persistence"], dt, model.dx, n, field=field,

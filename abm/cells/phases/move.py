@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kernels import cell_motion as CM
+from kernels import cpu_jit
 from kernels import lattice as L
 
 from ..placement import place_with_exclusion
@@ -22,7 +23,9 @@ def move(model, plan: StepPlan) -> None:
     wins); hops off the lattice are dropped. Afterwards every moving
     population's ``flat`` is its agents' new voxels.
 
-    On the CuPy backend the rounds run in the fused kernels of
+    On the NumPy backend with numba (:func:`kernels.cpu_jit.enabled`) the proposals and
+    the placement are the fused loops of :mod:`kernels.cpu_jit` (same draws, same
+    winners). On the CuPy backend the rounds run in the fused kernels of
     :mod:`kernels.cell_motion` (same draws, same winners), with one host
     synchronisation per step: the largest hop total, for the number of rounds.
     """
@@ -35,13 +38,18 @@ def move(model, plan: StepPlan) -> None:
         return
     tot = max(float(xp.max(plan.populations[n].hop_total)) for n in names)
     rounds = CM.rounds_for(tot)
+    jit = cpu_jit.enabled(model)
+    propose_round = cpu_jit.propose_round if jit else \
+        (lambda *a: CM.propose_round(xp, *a))
+    place = cpu_jit.place_with_exclusion if jit else \
+        (lambda *a, **k: place_with_exclusion(xp, *a, **k))
     for r in range(rounds):
         movers_pos, movers_target, movers_key, owners = [], [], [], []
         for n in names:
             c = plan.populations[n]
             pop = c.pop
-            rows, newpos, target, prio = CM.propose_round(xp, c.hop, rounds, r, c.keys,
-                                                          pop.pos, model.shape)
+            rows, newpos, target, prio = propose_round(c.hop, rounds, r, c.keys, pop.pos,
+                                                       model.shape)
             if rows.shape[0] == 0:
                 continue
             movers_pos.append(pop.pos[rows])
@@ -53,8 +61,7 @@ def move(model, plan: StepPlan) -> None:
         target = xp.concatenate(movers_target)
         key = xp.concatenate(movers_key)
         old_flat = L.flat_index(xp, xp.concatenate(movers_pos), model.shape)
-        ok = place_with_exclusion(xp, model.occupancy, model.capacity, target, key,
-                                  vacate=old_flat)
+        ok = place(model.occupancy, model.capacity, target, key, vacate=old_flat)
         start = 0
         for c, rows, newpos in owners:
             m = rows.shape[0]
