@@ -10,7 +10,10 @@ computed by :mod:`.morphometry` from the model's tissue now:
 * the trabecular volume of interest (VOI) of ``BV/TV``, ``Tb.Th``, ``Tb.Sp``, ``Tb.N`` and
   ``BMD``: the voxels labelled ``marrow`` or ``trabecular`` (everything inside the
   endocortical envelope);
-* the cortex of ``Ct.Th``: bone voxels labelled ``cortex``;
+* the cortex of ``Ct.Th``: bone as a scan segments it (the mineral Gaussian-filtered and
+  thresholded, :func:`.morphometry.filtered_bone`) within the cortical envelope: the voxels
+  labelled ``cortex`` and the non-trabecular voxels one face step from them, so that bone
+  just deposited on the endocortical or periosteal surface counts before the label follows;
 * ``ultimate_load``: the weakest cross-section along the lattice's z axis (the bone's long
   axis), with the trabecular VOI and the cortex as two compartments side by side. It is the
   load of the cross-section *in the lattice*: a domain holding a quadrant of the bone
@@ -35,7 +38,7 @@ from ...registry import READOUT_KINDS
 from ...scenario.problems import Bad, choices
 from . import morphometry as M
 
-__all__ = ["MicroCTReadout", "MICRO_CT_READOUTS", "bone_state"]
+__all__ = ["MicroCTReadout", "MICRO_CT_READOUTS", "bone_state", "cortical_bone"]
 
 #: readout name -> (unit, what it is)
 MICRO_CT_READOUTS = {
@@ -92,7 +95,34 @@ def bone_state(model) -> dict:
         bone = labelled(_BONE_LABELS)
         mineral = bone.astype(np.float64)
     return {"mineral": mineral, "bone": bone, "voi": labelled(_VOI_LABELS),
-            "cortex": labelled(("cortex",)), "dx": float(model.dx)}
+            "cortex": labelled(("cortex",)), "trabecular": labelled(("trabecular",)),
+            "threshold": _threshold(model), "dx": float(model.dx)}
+
+
+def cortical_bone(state: dict) -> np.ndarray:
+    """The cortex that ``Ct.Th`` measures, from :func:`bone_state`'s dictionary.
+
+    Bone as micro-CT segments it (:func:`.morphometry.filtered_bone` of the mineral at the
+    mineral process's threshold) inside the cortical envelope: the voxels labelled
+    ``cortex`` and their face neighbours that are not labelled ``trabecular``. The envelope
+    reaches one voxel beyond the label because a voxel's label follows its mineral only
+    when most of its neighbourhood agrees, so new bone on a cortical surface would
+    otherwise be missed for a while.
+
+    Parameters
+    ----------
+    state : dict
+        :func:`bone_state`'s result.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        Cortical bone voxels, lattice shape.
+    """
+    from scipy import ndimage  # noqa: PLC0415
+
+    envelope = ndimage.binary_dilation(state["cortex"]) & ~state["trabecular"]
+    return M.filtered_bone(state["mineral"], state["threshold"]) & envelope
 
 
 def _cached(ctx, model, key, compute):
@@ -170,7 +200,7 @@ class MicroCTReadout(ReadoutKind):
         if n == "BMD":
             return M.bmd(s["mineral"], s["voi"])
         if n == "Ct.Th":
-            return M.ct_th(s["cortex"] & s["bone"], dx)
+            return M.ct_th(cortical_bone(s), dx)
         return M.ultimate_load(s["mineral"], [s["voi"], s["cortex"]], dx, axis=_LONG_AXIS)
 
 

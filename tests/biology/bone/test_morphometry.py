@@ -259,3 +259,82 @@ def test_the_readouts_read_the_mineral_state_when_there_is_one():
     m.tissue_states["mineral"][:] = 0.0
     got = evaluate_readouts(m, specs)
     assert got["BV/TV"] == 0.0 and math.isnan(got["Tb.Th"]) and got["BMD"] == 0.0
+
+
+def _slab(nx=24, ny=24, nz=8, lo=6, hi=14):
+    """A cortex-like slab normal to x, voxels lo..hi-1 (8 voxels thick by default)."""
+    m = np.zeros((nx, ny, nz))
+    m[lo:hi] = 1.0
+    return m
+
+
+def test_the_scan_filter_keeps_a_flat_surface_and_a_patch_but_not_single_voxel_roughness():
+    m = _slab()
+    assert np.array_equal(M.filtered_bone(m), m >= 0.5)         # flat faces stay put
+    rough = m.copy()
+    rough[5, 4, 3] = rough[5, 11, 5] = 1.0                        # single-voxel deposits
+    rough[13, 7, 2] = rough[6, 17, 6] = 0.0                       # single-voxel pits
+    assert np.array_equal(M.filtered_bone(rough), m >= 0.5)
+    patch = m.copy()
+    patch[5, 8:10, 2:4] = 1.0                                     # a 2 x 2 deposit is kept
+    seg = M.filtered_bone(patch)
+    assert seg[5, 8:10, 2:4].all() and seg.sum() == (m >= 0.5).sum() + 4
+    with pytest.raises(ModelInputError, match="sigma >= 0 and support >= 1"):
+        M.filtered_bone(m, sigma=-1.0)
+
+
+def test_single_voxel_roughness_leaves_ct_th_unchanged_and_a_new_layer_raises_it():
+    dx = 20.0
+    m = _slab()
+    flat = M.ct_th(M.filtered_bone(m), dx)
+    assert flat == pytest.approx(7.5 * dx)          # 8 voxels: t - 0.5 voxel, as a plate
+    rng = np.random.default_rng(3)
+    rough = m.copy()
+    for x in (5, 14):                               # deposits on both surfaces, 3% of them
+        yz = rng.random((24, 8)) < 0.03
+        rough[x][yz] = 1.0
+    for x in (6, 13):                               # and pits in both surfaces
+        yz = rng.random((24, 8)) < 0.03
+        rough[x][yz] = 0.0
+    # unfiltered, the scattered voxels change the reading (here by more than 1%)
+    assert abs(M.ct_th(rough >= 0.5, dx) - flat) > 0.01 * flat
+    assert M.ct_th(M.filtered_bone(rough), dx) == pytest.approx(flat, abs=0.02 * flat)
+    thicker = m.copy()
+    thicker[14] = 1.0                               # a whole new endocortical layer
+    assert M.ct_th(M.filtered_bone(thicker), dx) == pytest.approx(9.5 * dx)
+
+
+@pytest.mark.parametrize("wall", [4, 6, 9])
+def test_a_hollow_cylinder_seen_through_the_scan_filter_keeps_its_wall_thickness(wall):
+    n, dx = 90, 10.0
+    y, x = np.mgrid[:n, :n].astype(float) - (n - 1) / 2
+    r = np.hypot(x, y)
+    ring = (r < 40.0) & (r >= 40.0 - wall)
+    mineral = np.broadcast_to(ring[:, :, None], (n, n, 8)).astype(float)
+    ct = M.ct_th(M.filtered_bone(mineral), dx)
+    assert abs(ct / dx - wall) <= 0.5 + 0.05 * wall
+
+
+def test_ct_th_counts_new_bone_next_to_the_cortex_before_its_label_follows():
+    from abm.biology.bone.readouts import bone_state, cortical_bone
+
+    shape = (24, 24, 8)
+    labels = np.zeros(shape, np.uint8)              # 0 marrow
+    labels[6:14] = 2                                # cortex, 8 voxels in x
+    labels[18:20] = 1                               # a trabecular plate, not cortex
+    tissue = [TissueClass("marrow"), TissueClass("trabecular", permeable=False),
+              TissueClass("cortex", permeable=False)]
+    m = TissueModel(shape=shape, dx=20.0, fields=["VEGF"], cell_types=[], backend="numpy",
+                    seed=1, labels=labels, tissue=tissue)
+    mineral = np.where(labels > 0, 1.0, 0.0)
+    m.tissue_states["mineral"] = mineral.reshape(-1).copy()
+    spec = [parse_readout("Ct.Th", {}, {"VEGF": "ng/mL"}, ["marrow", "trabecular", "cortex"],
+                          {"mineral": "1"})]
+    before = evaluate_readouts(m, spec)["Ct.Th"]
+    assert before == pytest.approx(7.5 * 20.0)       # 8 voxels: t - 0.5 voxel
+    mineral[14] = 0.9                               # a layer deposited in marrow voxels
+    m.tissue_states["mineral"] = mineral.reshape(-1).copy()
+    after = evaluate_readouts(m, spec)["Ct.Th"]
+    assert after == pytest.approx(9.5 * 20.0)        # 9 voxels: t + 0.5 voxel
+    # the trabecular plate is never part of the cortex
+    assert not cortical_bone(bone_state(m))[18:20].any()
