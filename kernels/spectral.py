@@ -189,6 +189,7 @@ class SpectralPropagator:
         self.shape = tuple(int(n) for n in shape)
         self.dtype = np.dtype(dtype)
         self.axis_kinds = tuple(axis_kinds)
+        self.diffusion, self.decay = float(diffusion), float(decay)   # µm²/min, 1/min
         if any(k != "noflux" for k in self.axis_kinds):
             raise ValueError("the spectral scheme supports no-flux faces only")
         d = [axis_eigenvalues(n, 1.0, k) for n, k in zip(self.shape, self.axis_kinds)]

@@ -110,6 +110,11 @@ class FieldSolver(FieldSources):
         biological threshold) and float32 on a GPU (half the memory traffic).
     scheme : {"auto", "spectral", "explicit"}
         Time integration; ``auto`` picks ``spectral`` per species where it applies.
+    reuse_preconditioners : bool
+        When the tissue changes (:meth:`set_tissue`), hand each implicit species' solve
+        preconditioners to the propagator of the new tissue (default; see
+        :mod:`kernels.implicit`, "Tissue that changes every step"). ``False`` builds them
+        anew at every change (for measuring what reuse saves).
 
     Attributes
     ----------
@@ -123,7 +128,8 @@ class FieldSolver(FieldSources):
 
     def __init__(self, shape: Sequence[int], dx: float, species: Sequence[Species],
                  labels=None, tissue: Sequence[TissueClass] | None = None,
-                 backend: str | Backend | None = None, dtype=None, scheme: str = "auto"):
+                 backend: str | Backend | None = None, dtype=None, scheme: str = "auto",
+                 reuse_preconditioners: bool = True):
         self.backend = get_backend(backend)
         xp = self.xp = self.backend.xp
         shape = tuple(int(n) for n in shape)
@@ -165,11 +171,25 @@ class FieldSolver(FieldSources):
         self.time = 0.0
         self.step_count = 0
         self._substeps: dict[str, int] = {}
+        self.reuse_preconditioners = bool(reuse_preconditioners)
+        # per species: the preconditioners of the last implicit propagator, for the next
+        self._donors: dict = {}
+        self._spectral: dict[int, SpectralPropagator] = {}
+        self._implicit: dict[int, ImplicitPropagator] = {}
         self.set_tissue(labels, tissue)
 
     # ---------------------------------------------------------------- tissue
     def set_tissue(self, labels=None, tissue: Sequence[TissueClass] | None = None) -> None:
         """Set or change the tissue labels (e.g. when an injury turns tissue into lesion).
+
+        Takes effect at the next step. What does not depend on the labels is kept: the
+        spectral propagators of uniform tissue whose D and decay stay the same, and each
+        implicit species' solve preconditioners, which the propagator of the new tissue
+        takes over (masked to the voxels permeable now, rebuilt when the solves slow down
+        or a wall seals a cavity; :mod:`kernels.implicit`). So tissue that changes every
+        step (mineral deposited or resorbed, a growing lesion) costs about one step's
+        solves, not a new factorisation, and the fields agree with a fresh solver's to the
+        solve tolerance.
 
         Parameters
         ----------
@@ -225,6 +245,12 @@ class FieldSolver(FieldSources):
 
     def _choose_schemes(self, dscale, kscale) -> None:
         self.schemes: list[str] = []
+        old_spectral = self._spectral
+        if self.reuse_preconditioners:
+            for i, prop in self._implicit.items():
+                self._donors[i] = prop.preconditioners
+        else:
+            self._donors = {}
         self._spectral: dict[int, SpectralPropagator] = {}
         self._implicit: dict[int, ImplicitPropagator] = {}
         self._why: dict[int, str] = {}
@@ -251,8 +277,12 @@ class FieldSolver(FieldSources):
                     self._why[i] = why
             else:
                 d, k = self._effective(i)
-                self._spectral[i] = SpectralPropagator(
-                    self.backend, self.shape, self.dx, d, k, ("noflux",) * 3, self.dtype)
+                old = old_spectral.get(i)
+                if old is not None and (old.diffusion, old.decay) == (float(d), float(k)):
+                    self._spectral[i] = old      # labels only changed: same operator
+                else:
+                    self._spectral[i] = SpectralPropagator(
+                        self.backend, self.shape, self.dx, d, k, ("noflux",) * 3, self.dtype)
                 self.schemes.append("spectral")
 
     # --------------------------------------------------------------- regions
@@ -306,7 +336,8 @@ class FieldSolver(FieldSources):
             d, k = self._effective(i)
             prop = self._implicit[i] = ImplicitPropagator(
                 self.backend, self.geometry, self.dx, d, k, s.fixed_mask,
-                [float(s.fixed_faces.get(f, 0.0)) for f in FACES])
+                [float(s.fixed_faces.get(f, 0.0)) for f in FACES],
+                donor=self._donors.pop(i, None) if self.reuse_preconditioners else None)
         return prop
 
     def step(self, dt: float = DEFAULT_CELL_STEP_MIN) -> dict[str, float]:
@@ -468,6 +499,7 @@ class FieldSolver(FieldSources):
             ``step_count``.
         """
         depots = {f"{k:04d}": depot_state(d) for k, d in enumerate(self.depots)}
+        self._forget_preconditioners()
         return {"fields": {sp.name: np.asarray(to_numpy(self.u[i]))
                            for i, sp in enumerate(self.species)},
                 "depots": depots, "time": float(self.time), "step_count": int(self.step_count)}
@@ -492,9 +524,25 @@ class FieldSolver(FieldSources):
                                       f"lattice is {self.shape}")
             self.u[i][...] = self.xp.asarray(a)
         self.depots = [depot_from_state(d, self.xp) for _, d in sorted(depots.items())]
+        self._forget_preconditioners()
         self.clear_point_exchange()
         self.time = float(time)
         self.step_count = int(step_count)
+
+    def _forget_preconditioners(self) -> None:
+        """Start the implicit solves afresh: no propagator, no preconditioner handed on.
+
+        Called by :meth:`get_state` and :meth:`set_state`. A preconditioner handed on
+        across tissue changes depends on the tissue it was first built for, which a
+        checkpoint does not hold; starting afresh at every checkpoint, in the run that
+        writes it as in the run that resumes from it, keeps a resumed run equal to an
+        uninterrupted one bit for bit (for checkpoints at simulated-time intervals; one
+        written after a wall-clock interval is a point the uninterrupted run may not share,
+        and there the two agree to the solve tolerance).
+        """
+        if self._donors or any(p.preconditioners.changing for p in self._implicit.values()):
+            self._implicit = {}     # (tissue that never changed has no history to drop)
+            self._donors = {}
 
     def total_amount(self, name: str) -> float:
         """Amount of field ``name`` in the lattice, concentration × µm³."""
