@@ -446,7 +446,13 @@ def test_interactive_window_plays_on_an_x_display(small_run, tmp_path):
     server = subprocess.Popen([xvfb, display, "-screen", "0", "1280x900x24"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(1.0)
+        # wait for the server's socket rather than a fixed time: on a loaded machine Xvfb
+        # can take several seconds to listen, and VTK then finds no display
+        sock = Path("/tmp/.X11-unix") / f"X{display[1:]}"
+        deadline = time.monotonic() + 60.0
+        while not sock.exists() and server.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
         script = tmp_path / "window.py"
         script.write_text(_WINDOW_SCRIPT)
         env = dict(os.environ, DISPLAY=display,
