@@ -40,7 +40,8 @@ the costly part of a set-up) and gets the Galerkin operators of the new matrix, 
 of a set-up; a sparse LU is used as it is. The CG then uses ``z = P M⁻¹ r``, ``P`` the
 projection onto the voxels permeable now, so impermeable voxels keep their values (their
 rows are solved directly, as before); the tolerance is unchanged, only the iterations can
-grow. A taken-over preconditioner is a trial: once a solve needs more than
+grow. It is taken over only while few voxels (:data:`TRIAL_MAX_CHANGED`) changed since the
+tissue it was built for, and then as a trial: once a solve needs more than
 :data:`REBUILD_MARGIN` iterations above the most a fresh build needed, the solve continues
 from where it stopped with a fresh one (:attr:`PreconditionerCache.rebuilds`), and after
 failed trials the next tissues build without trying (2, 4, up to :data:`MAX_SKIP`). A
@@ -57,10 +58,12 @@ a few voxels at the mineral surface a step keep one hierarchy for many steps; 1%
 voxels flipping at random a step (a harsh test) change the 6-h-step matrix too much for any
 kept preconditioner (a kept, masked one took 74-114 iterations where a fresh AMG took 12-13,
 a refreshed one 17-24, at 32,000 and 131,000 voxels), so there it mostly rebuilds, and the
-gain is the AMG in place of a 1-s LU on mid-sized lattices. Measured (4 species, 6 h steps,
-8 steps, shared 2-core CPU, 2026-12-03), seconds per step with reuse / without:
-20,480 voxels: 1.15 / 2.92 (1% random), 0.72 / 4.09 (surface); 55,296 voxels: 2.33 / 2.01
-(1% random: failed trials cost 16%), 1.43 / 1.92 (surface).
+gain is the AMG in place of a 1-s LU on mid-sized lattices; with :data:`TRIAL_MAX_CHANGED`
+such changes are no longer tried. Measured (4 species, 6 h steps, shared 2-core CPU,
+2026-12-03, the two JSON files ``benchmarks/results/tissue-change-reuse-*-2026-12-03.json``),
+seconds per step with reuse / without: 20,480 voxels: 0.98 / 3.95 (1% random), 0.68 / 3.84
+(surface); 55,296 voxels: 1.88 / 1.74 (1% random: nothing reused, 8% dearer, within the
+machine's noise), 1.18 / 1.92 (surface).
 
 The operator itself is applied with :meth:`ExplicitGeometry.substep` (its fused CUDA kernel
 on a GPU, its NumPy twin on the CPU), so both schemes share one discretisation.
@@ -91,6 +94,15 @@ REUSE_PRECONDITIONERS = True
 #: A donated preconditioner is rebuilt once a solve with it needs more than this many CG
 #: iterations beyond the most a fresh one needed at the same step length.
 REBUILD_MARGIN = 3
+#: A preconditioner is taken over only while at most this many voxels have changed
+#: permeability since the tissue it was built for (AMG; for a sparse LU
+#: ``TRIAL_MAX_CHANGED_LU``). Each changed voxel adds a few outlying eigenvalues to the
+#: preconditioned matrix, a CG iteration or so each: measured at 6 h steps, 24-26 changed
+#: voxels kept a refreshed hierarchy within 3 iterations a solve of a fresh one (9,216 and
+#: 131,072 voxels), 200-260 did not (20,480 and 131,072), and a failed trial costs its
+#: iterations and the refresh. The iteration bar (``REBUILD_MARGIN``) still decides.
+TRIAL_MAX_CHANGED = 64
+TRIAL_MAX_CHANGED_LU = 8
 #: After ``f`` failed trials in a row, the next ``min(2**f, MAX_SKIP)`` tissues build fresh.
 MAX_SKIP = 8
 #: The bar of a taken-over preconditioner whose fresh build never did a non-trivial solve.
@@ -165,6 +177,9 @@ class PreconditionerCache:
         voxels a wall now separates (a sealed cavity); each is followed by a build.
     reused_solves : int
         CG solves started with a preconditioner taken over from an earlier tissue.
+    untried : int
+        Preconditioners of an earlier tissue not tried because more than
+        :data:`TRIAL_MAX_CHANGED` voxels changed since; each is followed by a build.
     changing : bool
         The tissue has changed along this chain (a propagator took it over as donor).
     """
@@ -173,6 +188,7 @@ class PreconditionerCache:
         self.key = key
         self.entries: dict[float, _Entry] = {}
         self.builds = self.refreshes = self.rebuilds = self.refused = self.reused_solves = 0
+        self.untried = 0
         self.changing = False
         self.lam = None
         self.fails: dict[float, int] = {}   # consecutive failed trials per c dt
@@ -435,6 +451,9 @@ class ImplicitPropagator:
         if entry is not None and entry.apply is not None:    # built for an earlier tissue
             if pc.skip.get(cdt, 0) > 0:     # recent trials failed: build (see _solve)
                 pc.skip[cdt] -= 1
+            elif self._changed_since(entry) > (TRIAL_MAX_CHANGED if entry.ml is not None
+                                               else TRIAL_MAX_CHANGED_LU):
+                pc.untried += 1             # too far from the tissue it was built for
             elif self._can_take(entry):
                 if entry.ml is not None:
                     new = _Entry(None, self._token, entry.components, ml=entry.ml,
@@ -478,6 +497,12 @@ class ImplicitPropagator:
         ml = pyamg.ruge_stuben_solver(A, max_coarse=100, coarse_solver="splu")
         pc.entries[cdt] = _Entry(_v_cycle(ml), self._token, self._comp, ml=ml)
         return pc.entries[cdt].apply
+
+    def _changed_since(self, entry) -> int:
+        """Voxels whose permeability differs from the tissue ``entry`` was built for."""
+        if entry.components is None or self._comp is None:
+            return 0
+        return int(((np.asarray(entry.components) > 0) != (np.asarray(self._comp) > 0)).sum())
 
     def _can_take(self, entry) -> bool:
         """Whether a preconditioner built for an earlier tissue may serve this one.

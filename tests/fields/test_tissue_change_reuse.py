@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import binary_dilation, gaussian_filter
 
+import kernels.implicit as ki
 from abm.fields import FieldSolver, Species, TissueClass
 from kernels.backend import get_backend
 from kernels.explicit import ExplicitGeometry
@@ -50,15 +51,19 @@ def _pc(f, i=0):
     return f._implicit[i].preconditioners
 
 
-def test_changing_tissue_matches_a_fresh_solver_conserves_mass_and_blocks_impermeable_voxels():
+def test_changing_tissue_matches_a_fresh_solver_conserves_mass_and_blocks_impermeable_voxels(
+        monkeypatch):
     """25% mineral, 1% of the voxels flipping every step for 10 steps (60-min steps).
 
     Against a solver whose preconditioners are built anew at every change: the same field
     to 1e-7 of its peak (the CG tolerance is 1e-10); the total (no decay, no sources)
     within 1e-6; voxels impermeable during a step keep their values to round-off, 1e-13
     (a donated preconditioner not masked to today's permeable voxels would move them by
-    about the solve tolerance).
+    about the solve tolerance). Every change is tried (no cap on the changed voxels), the
+    hardest case for the masked, taken-over preconditioners.
     """
+    monkeypatch.setattr(ki, "TRIAL_MAX_CHANGED", 10**9)
+    monkeypatch.setattr(ki, "TRIAL_MAX_CHANGED_LU", 10**9)
     shape = (24, 24, 16)        # above CHANGING_DIRECT_MAX: AMG refreshes after the first
     lab = _bone(shape)
     rng = np.random.default_rng(7)
@@ -88,15 +93,18 @@ def test_changing_tissue_matches_a_fresh_solver_conserves_mass_and_blocks_imperm
     assert pc.reused_solves > 0          # the reuse path was taken at all
 
 
-def test_preconditioner_is_reused_over_small_changes_and_rebuilt_after_a_large_one():
+@pytest.mark.parametrize("tried", [False, True])
+def test_preconditioner_is_reused_over_small_changes_and_rebuilt_after_a_large_one(
+        tried, monkeypatch):
     """A few surface voxels changing a step: at most 5 builds over 10 steps, not 10.
 
     (The first tissue's sparse LU is tried and replaced by AMG, which the lattice takes
     once its tissue changes; a flip that splits a marrow pocket in two refuses one.)
 
-    Then a change of a third of the mineral: the kept preconditioner needs far more
-    iterations than a fresh one, so it is rebuilt (counted), and the field still equals a
-    fresh solver's.
+    Then a change of a third of the mineral: far more voxels than a kept preconditioner
+    follows, so it is not tried but built afresh (``untried``); tried anyway (the cap
+    lifted), the solve needs more than a fresh build's iterations + 3, so it stops and a
+    fresh one continues (``rebuilds``). Either way the field equals a fresh solver's.
     """
     shape = (24, 24, 16)
     lab = _bone(shape, seed=2)
@@ -119,10 +127,18 @@ def test_preconditioner_is_reused_over_small_changes_and_rebuilt_after_a_large_o
     big = lb.copy()
     flip = (rng.random(shape) < 0.33) & (lb == 1)
     big[flip] = 0
+    if tried:
+        monkeypatch.setattr(ki, "TRIAL_MAX_CHANGED", 10**9)
+        monkeypatch.setattr(ki, "TRIAL_MAX_CHANGED_LU", 10**9)
+    rebuilds, untried = pc.rebuilds, pc.untried
     for s in (f, g):
         s.set_tissue(big, TISSUE)
         s.step(60.0)
-    assert _pc(f).rebuilds >= 1, vars(_pc(f))
+    pc = _pc(f)
+    if tried:
+        assert pc.rebuilds > rebuilds and pc.untried == untried, vars(pc)
+    else:
+        assert pc.untried > untried and pc.rebuilds == rebuilds, vars(pc)
     ref = g.field_numpy("A")
     np.testing.assert_allclose(f.field_numpy("A"), ref, rtol=0, atol=1e-7 * ref.max())
 
