@@ -1,8 +1,9 @@
 """Fused CPU loops for cell motion, compiled with numba (optional): the CPU fast path.
 
 The NumPy twins of :mod:`kernels.cell_motion` (:func:`~kernels.cell_motion.hop_probabilities`,
-:func:`~kernels.cell_motion.propose_round`) and
-:func:`abm.cells.placement.place_with_exclusion` stay the reference; this module
+:func:`~kernels.cell_motion.propose_round`),
+:func:`abm.cells.placement.place_with_exclusion` and the per-voxel sums of the *exchange*
+phase (:func:`abm.cells.phases.exchange.exchange_sums_numpy`) stay the reference; this module
 computes the same results in one compiled loop per agent instead of a few dozen
 whole-array NumPy calls. Every floating-point operation is done in float64 in the
 order of the NumPy expressions (numba compiles without fast-math, so products are
@@ -44,7 +45,7 @@ except ImportError as exc:  # pragma: no cover - exercised where numba is absent
     REASON = f"numba does not import ({exc.__class__.__name__}: {exc})"
 
 __all__ = ["AVAILABLE", "MODE", "REASON", "enabled", "hop_probabilities", "propose_round",
-           "place_with_exclusion", "warm_up"]
+           "place_with_exclusion", "exchange_sums", "warm_up"]
 
 #: Default selection when neither the model nor ``ABM_CPU_JIT`` says: "auto", "on" or "off".
 MODE = "auto"
@@ -252,6 +253,30 @@ def _place_loop(occupancy, capacity, target, key, vacate, has_vacate, tb):
     return ok
 
 
+@_jit
+def _exchange_loop(inv, start, n, s, s_a, has_s, t, t_a, has_t, u, u_a, has_u, q, q_a, has_q,
+                   st, su, qs):
+    """Add one population's ``S·T``, ``S + U`` and ``Q`` to the per-voxel sums, in cell order.
+
+    The order of the additions is that of ``np.bincount`` over the populations'
+    concatenated weights; a term a population lacks adds nothing (the twin adds 0.0).
+    """
+    for k in range(n):
+        j = inv[start + k]
+        if has_s:
+            sv = s[k * s_a]
+            if has_t:
+                st[j] += sv * t[k * t_a]
+            if has_u:
+                su[j] += sv + u[k * u_a]
+            else:
+                su[j] += sv
+        elif has_u:
+            su[j] += u[k * u_a]
+        if has_q:
+            qs[j] += q[k * q_a]
+
+
 def _as_f8(v, n):
     """(float64 array, is-array flag) of a float or a float64 array (n,)."""
     if np.ndim(v) == 0:
@@ -332,6 +357,46 @@ def place_with_exclusion(occupancy, capacity, target, key, vacate=None):
                        np.ascontiguousarray(key, dtype=np.uint64), vac, vacate is not None, tb)
 
 
+def exchange_sums(inv, m: int, terms):
+    """Per-voxel exchange sums of one field, the fused :func:`abm.cells.phases.exchange.exchange_sums_numpy`.
+
+    Parameters
+    ----------
+    inv : int64 array (N,)
+        Slot (0..m-1) of each cell's voxel, the populations' cells concatenated in order.
+    m : int
+        Number of slots (distinct occupied voxels).
+    terms : list of (n, S, T, U, Q)
+        Per population, in the order of ``inv``: its cell count and its secretion rate
+        ``S`` (1/min), target ``T`` (field unit), uptake rate ``U`` (1/min) and release
+        ``Q`` (amount/min); each a float, an array (n,) or None where the population
+        lacks it.
+
+    Returns
+    -------
+    st, su, q : float64 arrays (m,)
+        ``Σ S·T``, ``Σ (S + U)`` and ``Σ Q`` per slot, identical to the twin's.
+    used : tuple of 3 bool
+        Whether any population has ``S`` and ``T``; ``S`` or ``U``; ``Q``.
+    """
+    inv = np.ascontiguousarray(inv, dtype=np.int64)
+    st, su, qs = np.zeros(m), np.zeros(m), np.zeros(m)
+    any_st = any_su = any_q = False
+    start = 0
+    one = np.zeros(1)
+    for n, S, T, U, Q in terms:
+        n = int(n)
+        arr = [(one, 0, False) if v is None else (*_as_f8(v, n), True) for v in (S, T, U, Q)]
+        (s, sa, hs), (t, ta, ht), (u, ua, hu), (q, qa, hq) = arr
+        if n and (hs or hu or hq):
+            _exchange_loop(inv, start, n, s, sa, hs, t, ta, ht, u, ua, hu, q, qa, hq, st, su, qs)
+        any_st |= hs and ht
+        any_su |= hs or hu
+        any_q |= hq
+        start += n
+    return st, su, qs, (any_st, any_su, any_q)
+
+
 def warm_up() -> float:
     """Compile (or load from numba's cache) every loop for the common argument types.
 
@@ -356,4 +421,6 @@ def warm_up() -> float:
     place_with_exclusion(occ, cap, np.array([4, 4, 4]), np.arange(3, dtype=np.uint64),
                          vacate=np.array([1, 2, 3]))
     place_with_exclusion(occ, cap, np.array([5]), np.arange(1, dtype=np.uint64))
+    exchange_sums(np.array([0, 1, 0]), 2, [(2, np.ones(2), 1.0, None, np.ones(2)),
+                                           (1, 1.0, np.ones(1), np.ones(1), None)])
     return time.perf_counter() - t0

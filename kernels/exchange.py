@@ -72,9 +72,9 @@ class PointExchange:
 
     def _set(self, voxels, st, su, q, dtype) -> None:
         self.voxels = voxels
-        self.st = st.astype(dtype)
-        self.su = su.astype(dtype)
-        self.q = q.astype(dtype)
+        self.st = st.astype(dtype, copy=False)      # (no copy when already that dtype)
+        self.su = su.astype(dtype, copy=False)
+        self.q = q.astype(dtype, copy=False)
         n = int(voxels.shape[0])
         self.has_implicit = bool(n) and bool((self.su > 0).any())
         self.has_release = bool(n) and bool((self.q > 0).any())

@@ -136,3 +136,64 @@ def test_selection(monkeypatch):
 
 def test_warm_up_reports_time():
     assert J.warm_up() >= 0.0
+
+
+def _exchange_terms(g, sizes, kinds):
+    """Per population (n, S, T, U, Q), each term an array, a float or None by ``kinds``."""
+    terms = []
+    for n, kind in zip(sizes, kinds):
+        row = [n]
+        for j, k in enumerate(kind):
+            row.append(None if k == "-" else (float(g.random() * 3) if k == "s"
+                                              else g.random(n) * (j + 1)))
+        terms.append(tuple(row))
+    return terms
+
+
+@pytest.mark.parametrize("sizes, kinds", [
+    ((0,), ("aaaa",)),
+    ((1,), ("aaaa",)),
+    ((500, 3, 200), ("aaaa", "s-s-", "-as-")),
+    ((300, 300), ("as--", "---a")),
+    ((40, 60), ("----", "----")),
+    ((7, 1000), ("ssss", "a-a-")),
+])
+def test_exchange_sums_identical(sizes, kinds):
+    """The fused exchange sums equal the NumPy twin's bit for bit (arrays, floats, absent terms)."""
+    from abm.cells.phases.exchange import exchange_sums_numpy
+
+    g = np.random.default_rng(sum(sizes) + len(kinds))
+    terms = _exchange_terms(g, sizes, kinds)
+    n = sum(sizes)
+    m = max(1, n // 3)
+    inv = g.integers(0, m, n)                   # several cells share a slot, in any order
+    a = exchange_sums_numpy(np, inv, m, terms)
+    b = J.exchange_sums(inv, m, terms)
+    assert a[3] == b[3]
+    for x, y in zip(a[:3], b[:3]):
+        assert x.dtype == y.dtype == np.float64 and x.shape == y.shape == (m,)
+        np.testing.assert_array_equal(x, y)
+    if n and any(k[0] != "-" for k in kinds):
+        assert a[1].sum() > 0                   # something was summed at all
+
+
+def _exchange_run(flag, steps=3):
+    from abm import Microglia
+
+    m = TissueModel(shape=(10, 8, 6), dx=20.0, fields=["SDF-1a", "VEGF", "TNF-a"],
+                    cell_types=[BMSC, Microglia], capacity=3, seed=5)
+    m.cpu_jit = flag
+    m.seed_cells(BMSC, 300)
+    m.seed_cells(Microglia, 200)
+    for s in range(steps):
+        m.release("VEGF", (s, 2, 3), 5.0)         # an ordinary Mesa agent's release too
+        m.step()
+    return m
+
+
+def test_whole_model_with_two_populations_has_identical_fields():
+    """Exchange of two cell types and a custom release: the fields equal the twin's bit for bit."""
+    m1, m2 = _exchange_run(False), _exchange_run(True)
+    for sp, u1, u2 in zip(m1.fields.species, m1.fields.u, m2.fields.u):
+        np.testing.assert_array_equal(u1, u2, err_msg=sp.name)
+    assert any(float(u.max()) > 0 for u in m1.fields.u)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels import xp_ops
+from kernels import cpu_jit, xp_ops
 
 from ..plan import StepPlan
 
-__all__ = ["exchange"]
+__all__ = ["exchange", "exchange_sums_numpy"]
 
 
 def exchange(model, plan: StepPlan) -> None:
@@ -44,35 +44,67 @@ def exchange(model, plan: StepPlan) -> None:
         slot[voxels] = xp.arange(voxels.shape[0])
         inv = slot[allflat]
     m = int(voxels.shape[0])
+    jit = cpu_jit.enabled(model)     # the fused sums: identical to the twin's, bit for bit
     for i, sp in enumerate(fs.species):
         f = sp.name
-        st, su, q = [], [], []
-        any_st = any_su = any_q = False
+        terms = []
         for c in cplans:
-            cnt = c.n
-
-            def val(b):
-                if not c.uses(b):
-                    return None
-                return xp.broadcast_to(xp.asarray(c.behaviour(b), dtype=np.float64), (cnt,))
-
-            S, T, U, Q = (val(f"secretion:{f}"), val(f"target:{f}"), val(f"uptake:{f}"),
-                          val(f"release:{f}"))
-            zero = xp.zeros(cnt)
-            st.append(S * T if (S is not None and T is not None) else zero)
-            su.append((S if S is not None else zero) + (U if U is not None else zero))
-            q.append(Q if Q is not None else zero)
-            any_st |= S is not None and T is not None
-            any_su |= S is not None or U is not None
-            any_q |= Q is not None
+            terms.append((c.n, *(c.behaviour(b) if c.uses(b) else None
+                                 for b in (f"secretion:{f}", f"target:{f}", f"uptake:{f}",
+                                           f"release:{f}"))))
         if custom:
-            st.append(xp.zeros(len(custom)))
-            su.append(xp.zeros(len(custom)))
-            q.append(xp.asarray([r if j == i else 0.0 for j, _, r in custom]))
-            any_q |= any(j == i for j, _, _ in custom)
-        if not (any_st or any_su or any_q):
+            terms.append((len(custom), None, None, None,
+                          [r if j == i else 0.0 for j, _, r in custom]
+                          if any(j == i for j, _, _ in custom) else None))
+        if jit:
+            st, su, q, used = cpu_jit.exchange_sums(inv, m, terms)
+        else:
+            st, su, q, used = exchange_sums_numpy(xp, inv, m, terms)
+        if not any(used):
             fs.clear_point_exchange(f)
             continue
-        sums = [xp_ops.bincount(xp, inv, weights=xp.concatenate(a), minlength=m) if used
-                else xp.zeros(m) for a, used in ((st, any_st), (su, any_su), (q, any_q))]
-        fs.set_exchange_sums(f, voxels, *sums)
+        fs.set_exchange_sums(f, voxels, st, su, q)
+
+
+def exchange_sums_numpy(xp, inv, m: int, terms):
+    """Per-voxel exchange sums of one field (the reference of :func:`kernels.cpu_jit.exchange_sums`).
+
+    Parameters
+    ----------
+    xp : module
+        ``numpy`` or ``cupy``.
+    inv : int64 array (N,)
+        Slot (0..m-1) of each cell's voxel, the populations' cells concatenated in order.
+    m : int
+        Number of slots (distinct occupied voxels).
+    terms : list of (n, S, T, U, Q)
+        Per population, in the order of ``inv``: its cell count and its secretion rate
+        ``S`` (1/min), target ``T`` (field unit), uptake rate ``U`` (1/min) and release
+        ``Q`` (amount/min, amount = concentration × µm³); each a float, an array (n,) or
+        None where the population lacks it.
+
+    Returns
+    -------
+    st, su, q : float64 arrays (m,)
+        ``Σ S·T``, ``Σ (S + U)`` and ``Σ Q`` per slot (zeros where no population has
+        the term).
+    used : tuple of 3 bool
+        Whether any population has ``S`` and ``T``; ``S`` or ``U``; ``Q``.
+    """
+    st, su, q = [], [], []
+    any_st = any_su = any_q = False
+    for cnt, *vals in terms:
+        S, T, U, Q = (None if v is None else
+                      xp.broadcast_to(xp.asarray(v, dtype=np.float64), (cnt,)) for v in vals)
+        zero = xp.zeros(cnt)
+        st.append(S * T if (S is not None and T is not None) else zero)
+        su.append((S if S is not None else zero) + (U if U is not None else zero))
+        q.append(Q if Q is not None else zero)
+        any_st |= S is not None and T is not None
+        any_su |= S is not None or U is not None
+        any_q |= Q is not None
+    # (astype: bincount of no entries gives int64 zeros)
+    sums = [xp_ops.bincount(xp, inv, weights=xp.concatenate(a), minlength=m).astype(
+        np.float64, copy=False) if used else xp.zeros(m)
+        for a, used in ((st, any_st), (su, any_su), (q, any_q))]
+    return (*sums, (any_st, any_su, any_q))
