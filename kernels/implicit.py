@@ -111,6 +111,17 @@ NO_BASELINE_ITERATIONS = 20
 #: this many voxels: an LU cannot be refreshed, and above this an AMG set-up plus its extra
 #: iterations costs less (measured, 2 cores: LU 0.084 s vs AMG 0.028 s at 10,800 voxels).
 CHANGING_DIRECT_MAX = 8_000
+#: Whether the AMG hierarchies of one tissue (every species, every step length) take their
+#: coarsening from one set-up of the tissue's canonical matrix (see the module notes). A
+#: switch for benchmarks.
+SHARE_COARSENING = True
+#: The canonical matrix of a tissue's shared coarsening is ``I + W_CANONICAL G`` (``G`` the
+#: conductance Laplacian, decay left out): a transport-dominated matrix like those of the
+#: field steps (``c dt D/dx²`` is 16-1000 for the bone scenarios' 6 h steps). Measured on
+#: the full-size ovx_rat_evs lattice (80,000 voxels, 149 solves): 1,100 CG iterations with
+#: hierarchies from it against 1,097 with a set-up per matrix; with ``W = 1`` (the identity
+#: as strong as the transport) 4,419.
+W_CANONICAL = 300.0
 
 
 class _Entry:
@@ -125,6 +136,18 @@ class _Entry:
         self.fresh_iterations = fresh_iterations   # most iterations a fresh build's solve took
         self.trial = trial                # taken over from an earlier tissue
         self.ml = ml                      # the pyamg hierarchy (None: a sparse LU)
+
+
+def _ruge_stuben(A):
+    """A classical (Ruge-Stüben) AMG hierarchy of ``A`` (pyamg), coarsest level solved by LU.
+
+    Classical AMG since the transport matrix is an M-matrix; its set-up is 5x cheaper than
+    smoothed aggregation's here (measured on 100x80x20 with plates: 0.26 s vs 2.9 s, 12 vs 15
+    iterations).
+    """
+    import pyamg  # noqa: PLC0415
+
+    return pyamg.ruge_stuben_solver(A, max_coarse=100, coarse_solver="splu")
 
 
 def _galerkin(ml, A):
@@ -180,6 +203,10 @@ class PreconditionerCache:
     untried : int
         Preconditioners of an earlier tissue not tried because more than
         :data:`TRIAL_MAX_CHANGED` voxels changed since; each is followed by a build.
+    setups : int
+        Of ``builds``, those that ran a set-up of their own (a sparse LU factorisation, an
+        AMG set-up, or the tissue's shared coarsening); the other AMG builds only formed
+        their Galerkin operators from the tissue's coarsening (:data:`SHARE_COARSENING`).
     changing : bool
         The tissue has changed along this chain (a propagator took it over as donor).
     """
@@ -188,7 +215,7 @@ class PreconditionerCache:
         self.key = key
         self.entries: dict[float, _Entry] = {}
         self.builds = self.refreshes = self.rebuilds = self.refused = self.reused_solves = 0
-        self.untried = 0
+        self.untried = self.setups = 0
         self.changing = False
         self.lam = None
         self.fails: dict[float, int] = {}   # consecutive failed trials per c dt
@@ -264,6 +291,11 @@ class ImplicitPropagator:
         preconditioners are used for this tissue when the operator family matches (same
         backend, shape, ``dx``, ``diffusion``, ``decay``, ``fixed_mask`` and precision) and
         :data:`REUSE_PRECONDITIONERS` is on; otherwise it is ignored.
+    coarsening : dict or None
+        A store shared by the propagators of one tissue (all species, on the same geometry;
+        a new one for each tissue), where the tissue's AMG coarsening is kept for all of
+        them (:data:`SHARE_COARSENING`). ``None``: this propagator's own store (shared by
+        its step lengths only).
 
     Attributes
     ----------
@@ -275,8 +307,10 @@ class ImplicitPropagator:
 
     def __init__(self, backend: Backend, geometry: ExplicitGeometry, dx: float, diffusion: float,
                  decay: float, fixed_mask: int = 0, face_values=(0.0,) * 6, rtol=None,
-                 max_iter: int = 500, donor=None):
+                 max_iter: int = 500, donor=None, coarsening=None):
         self.backend, self.g = backend, geometry
+        # the tissue's shared AMG coarsening, one per fixed-face mask (see _coarsening_for)
+        self._coarsenings = coarsening if coarsening is not None else {}
         self.xp = backend.xp
         self.shape = geometry.shape
         self.dtype = geometry.dtype
@@ -396,15 +430,24 @@ class ImplicitPropagator:
         rh *= self._inv
         return f.idctn(rh, type=2, norm="ortho")
 
-    def _matrix(self, cdt, sumg):
-        """The transport matrix ``I − c dt L`` (no cell exchange) as SciPy CSR, float64."""
+    def _matrix(self, cdt, sumg, canonical=False):
+        """The transport matrix ``I − c dt L`` (no cell exchange) as SciPy CSR, float64.
+
+        With ``canonical``, the tissue's canonical matrix ``I + W_CANONICAL G`` instead (no
+        decay; ``G`` the conductance Laplacian with this propagator's fixed faces), which
+        depends on the tissue only (see :meth:`_shared_coarsening`).
+        """
         import scipy.sparse as sp  # noqa: PLC0415
 
         n = int(np.prod(self.shape))
         idx = np.arange(n).reshape(self.shape)
-        w = cdt * self.d / self.dx**2
-        diag = (1.0 + cdt * self.k * np.asarray(self._kvox, dtype=np.float64)
-                + w * np.asarray(sumg, dtype=np.float64)).reshape(-1)
+        if canonical:
+            w = W_CANONICAL
+            diag = (1.0 + w * np.asarray(sumg, dtype=np.float64)).reshape(-1)
+        else:
+            w = cdt * self.d / self.dx**2
+            diag = (1.0 + cdt * self.k * np.asarray(self._kvox, dtype=np.float64)
+                    + w * np.asarray(sumg, dtype=np.float64)).reshape(-1)
         rows, cols, vals = [np.arange(n)], [np.arange(n)], [diag]
         for ax in range(3):
             if self.shape[ax] < 2:
@@ -449,7 +492,9 @@ class ImplicitPropagator:
         if entry is not None and entry.owner is self._token:
             return entry.apply
         if entry is not None and entry.apply is not None:    # built for an earlier tissue
-            if pc.skip.get(cdt, 0) > 0:     # recent trials failed: build (see _solve)
+            if entry.ml is not None and self._shared_coarsening() is not None:
+                pass    # this tissue's own coarsening exists already: as cheap, and exact
+            elif pc.skip.get(cdt, 0) > 0:     # recent trials failed: build (see _solve)
                 pc.skip[cdt] -= 1
             elif self._changed_since(entry) > (TRIAL_MAX_CHANGED if entry.ml is not None
                                                else TRIAL_MAX_CHANGED_LU):
@@ -465,14 +510,15 @@ class ImplicitPropagator:
                                  fresh_iterations=entry.fresh_iterations)
                 pc.entries[cdt] = new
                 return new.apply
-            pc.refused += 1
+            else:
+                pc.refused += 1             # a wall now splits a region it couples
         return self._build(cdt, sumg)
 
     def _build(self, cdt, sumg):
         """A fresh preconditioner for this tissue at ``cdt`` (see :meth:`_amg`), or None."""
         pc = self.preconditioners
         try:
-            import pyamg  # noqa: PLC0415
+            import pyamg  # noqa: F401, PLC0415
         except ImportError:   # pragma: no cover - pyamg is a dependency
             pc.entries[cdt] = _Entry(None, self._token, self._comp)
             return None
@@ -487,16 +533,42 @@ class ImplicitPropagator:
             # be refreshed, takes AMG above CHANGING_DIRECT_MAX
             import scipy.sparse.linalg as sla  # noqa: PLC0415
 
+            pc.setups += 1
             lu = sla.splu(A.tocsc())
             pc.entries[cdt] = _Entry(lambda b: lu.solve(np.ascontiguousarray(b, dtype=np.float64)),
                                      self._token, self._comp)
             return pc.entries[cdt].apply
-        # classical (Ruge-Stueben) AMG: this is an M-matrix, and its set-up is 5x cheaper
-        # than smoothed aggregation's here (measured on 100x80x20 with plates: 0.26 s vs 2.9 s,
-        # 12 vs 15 iterations)
-        ml = pyamg.ruge_stuben_solver(A, max_coarse=100, coarse_solver="splu")
+        if SHARE_COARSENING:
+            # the tissue's one coarsening, with this matrix's Galerkin operators
+            base = self._shared_coarsening()
+            if base is None:
+                pc.setups += 1
+                base = self._coarsenings[self.fixed_mask] = _ruge_stuben(
+                    self._matrix(cdt, sumg, canonical=True))
+            ml = _galerkin(base, A)
+        else:
+            pc.setups += 1
+            ml = _ruge_stuben(A)
         pc.entries[cdt] = _Entry(_v_cycle(ml), self._token, self._comp, ml=ml)
         return pc.entries[cdt].apply
+
+    def _shared_coarsening(self):
+        """The shared AMG hierarchy of this tissue (its canonical matrix), or None before its set-up.
+
+        One classical AMG set-up per tissue and fixed-face mask serves every species and
+        step length on it (:data:`SHARE_COARSENING`): their matrices ``I + c dt (k K + D/dx² G)``
+        differ in the scale of the transport and in the diagonal only, so the strength
+        of connection and the C/F splitting (which look at the off-diagonal entries of a
+        row relative to each other) are the same, and the interpolation (which also sees
+        the diagonal) nearly so where the transport dominates, as it does at long steps.
+        It is set up on ``I + W_CANONICAL G``, which depends on the tissue alone, so which
+        species asks first changes nothing (and a resumed run builds the same hierarchy).
+        Each matrix then only gets its Galerkin operators ``R A P`` (about a sixth of a
+        set-up, :func:`_galerkin`).
+        """
+        if not SHARE_COARSENING:
+            return None
+        return self._coarsenings.get(self.fixed_mask)
 
     def _changed_since(self, entry) -> int:
         """Voxels whose permeability differs from the tissue ``entry`` was built for."""
