@@ -4,7 +4,8 @@ Runs the ``ovx`` arm of scenarios/bone/ovx_rat_evs.yaml (seed 1) for a few simul
 at full size (2.0 x 1.6 x 0.2 mm, 20 µm voxels: 80,000 voxels, AMG-preconditioned solves) and
 as the reduced validation block (0.7 x 0.5 x 0.1 mm: 4,375 voxels, sparse-LU-preconditioned;
 tests/validation/reduced.py), each once with every switch of :mod:`kernels.implicit` named in
-``SWITCHES`` off (``before``) and once on (``after``), in the same process, alternating. It
+``SWITCHES`` off (``before``) and once on (``after``), in the same process, alternating,
+after an unrecorded one-day warm-up run (imports, JIT compilation). It
 times :meth:`abm.fields.FieldSolver.step` (the field step, cells excluded) and counts the
 implicit solves, CG iterations, backward-Euler retakes, preconditioner builds and set-ups
 and the voxels each tissue change flipped. JSON to
@@ -143,6 +144,7 @@ def main(argv=None) -> int:
     import fields  # noqa: PLC0415  (benchmarks/fields.py)
 
     probe = _Probe()
+    run_once("reduced", 1.0, probe)     # warm-up: imports and JIT compilation, not recorded
     results = []
     for _ in range(a.repeat):
         for size, days in (("reduced", a.reduced_days), ("full", a.full_days)):

@@ -65,6 +65,36 @@ seconds per step with reuse / without: 20,480 voxels: 0.98 / 3.95 (1% random), 0
 (surface); 55,296 voxels: 1.88 / 1.74 (1% random: nothing reused, 8% dearer, within the
 machine's noise), 1.18 / 1.92 (surface).
 
+**One coarsening per tissue** (:data:`SHARE_COARSENING`). The bone scenarios have five
+fields with five different operators (D 60-1670 µm²/min, decay 0.001-0.069 /min) and two
+step lengths each (the TR-BDF2 stages' ``γ dt/2`` and a backward-Euler retake's ``dt``, taken
+at most steps, since matrix TGF-β released at resorbing voxels and the cells' uptake make
+sharp features at 6 h steps): ten matrices per tissue, and the full-size ovx_rat_evs lattice
+changes 60-150 voxels at every daily relabelling (past :data:`TRIAL_MAX_CHANGED`), so each
+change cost ten AMG set-ups. The ten differ in the scale of the transport and in the
+diagonal only, so one classical AMG set-up on the tissue's canonical matrix
+``I + W_CANONICAL G`` serves them all, each with its own Galerkin operators (about a sixth of
+a set-up): with it, the CG needed 1,100 iterations where a set-up per matrix needed 1,097
+(12 full-size steps). A hierarchy is exact for its tissue (its coarsening never crosses a
+wall, as a fresh one), so nothing is masked or tried, and a kept hierarchy of an earlier
+tissue is tried only while the tissue has none yet. Species with identical operators need
+nothing more: they differ only in the Galerkin product. Small lattices keep the sparse LU
+(:data:`LU_OPTIONS`: a minimum-degree ordering with diagonal pivots, since the matrix is
+symmetric positive definite), which no coarsening can share; an exact low-rank (Woodbury)
+update of a kept LU was weighed and not taken: on the reduced block a tissue change touches
+about 50 rows (11-16 voxels and their neighbours), and the 50 solves its correction needs
+cost as much as the factorisation (8 ms, 4,375 voxels). A backward-Euler retake starts from
+the TR-BDF2 end value (:data:`BACKWARD_EULER_FROM_TRBDF2`). Measured
+(benchmarks/bone_field_step.py, ovx arm of ovx_rat_evs, seed 1; shared 2-core CPU under
+other load, 2026-12-03; before (all three switches off) and after alternating in one process,
+two rounds; ``benchmarks/results/bone-field-step-2026-12-03.json``), field seconds per 6 h
+step, before / after: full size (80,000 voxels, 8 steps) 1.75 / 1.26 and 1.63 / 1.28 (AMG
+set-ups 21 / 3, their time 4.6 / 1.5 s; CG iterations 702 / 649); reduced block (4,375
+voxels, 56 steps, sparse LU) 0.063 / 0.052 and 0.063 / 0.050 (factorisations 1.4 / 1.2 s;
+iterations 2,495 / 2,375). What remains at full size is mostly the V-cycles (about 8 a
+solve, 12 solves a step); forward/backward instead of symmetric Gauss-Seidel was tried
+(26% more iterations, 10% less time: within the noise, not taken).
+
 The operator itself is applied with :meth:`ExplicitGeometry.substep` (its fused CUDA kernel
 on a GPU, its NumPy twin on the CPU), so both schemes share one discretisation.
 """
