@@ -91,7 +91,9 @@ two rounds; ``benchmarks/results/bone-field-step-2026-12-03.json``), field secon
 step, before / after: full size (80,000 voxels, 8 steps) 1.75 / 1.26 and 1.63 / 1.28 (AMG
 set-ups 21 / 3, their time 4.6 / 1.5 s; CG iterations 702 / 649); reduced block (4,375
 voxels, 56 steps, sparse LU) 0.063 / 0.052 and 0.063 / 0.050 (factorisations 1.4 / 1.2 s;
-iterations 2,495 / 2,375). What remains at full size is mostly the V-cycles (about 8 a
+iterations 2,495 / 2,375). A whole full-size arm (ovx, 9 weeks, 252 steps, one after the
+other: ``benchmarks/results/bone-full-arm-2026-12-03.json``): 513 / 407 s, of them field
+steps 490 / 382 s. What remains at full size is mostly the V-cycles (about 8 a
 solve, 12 solves a step); forward/backward instead of symmetric Gauss-Seidel was tried
 (26% more iterations, 10% less time: within the noise, not taken).
 
