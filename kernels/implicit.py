@@ -65,6 +65,38 @@ seconds per step with reuse / without: 20,480 voxels: 0.98 / 3.95 (1% random), 0
 (surface); 55,296 voxels: 1.88 / 1.74 (1% random: nothing reused, 8% dearer, within the
 machine's noise), 1.18 / 1.92 (surface).
 
+**One coarsening per tissue** (:data:`SHARE_COARSENING`). The bone scenarios have five
+fields with five different operators (D 60-1670 µm²/min, decay 0.001-0.069 /min) and two
+step lengths each (the TR-BDF2 stages' ``γ dt/2`` and a backward-Euler retake's ``dt``, taken
+at most steps, since matrix TGF-β released at resorbing voxels and the cells' uptake make
+sharp features at 6 h steps): ten matrices per tissue, and the full-size ovx_rat_evs lattice
+changes 60-150 voxels at every daily relabelling (past :data:`TRIAL_MAX_CHANGED`), so each
+change cost ten AMG set-ups. The ten differ in the scale of the transport and in the
+diagonal only, so one classical AMG set-up on the tissue's canonical matrix
+``I + W_CANONICAL G`` serves them all, each with its own Galerkin operators (about a sixth of
+a set-up): with it, the CG needed 1,100 iterations where a set-up per matrix needed 1,097
+(12 full-size steps). A hierarchy is exact for its tissue (its coarsening never crosses a
+wall, as a fresh one), so nothing is masked or tried, and a kept hierarchy of an earlier
+tissue is tried only while the tissue has none yet. Species with identical operators need
+nothing more: they differ only in the Galerkin product. Small lattices keep the sparse LU
+(:data:`LU_OPTIONS`: a minimum-degree ordering with diagonal pivots, since the matrix is
+symmetric positive definite), which no coarsening can share; an exact low-rank (Woodbury)
+update of a kept LU was weighed and not taken: on the reduced block a tissue change touches
+about 50 rows (11-16 voxels and their neighbours), and the 50 solves its correction needs
+cost as much as the factorisation (8 ms, 4,375 voxels). A backward-Euler retake starts from
+the TR-BDF2 end value (:data:`BACKWARD_EULER_FROM_TRBDF2`). Measured
+(benchmarks/bone_field_step.py, ovx arm of ovx_rat_evs, seed 1; shared 2-core CPU under
+other load, 2026-12-03; before (all three switches off) and after alternating in one process,
+two rounds; ``benchmarks/results/bone-field-step-2026-12-03.json``), field seconds per 6 h
+step, before / after: full size (80,000 voxels, 8 steps) 1.75 / 1.26 and 1.63 / 1.28 (AMG
+set-ups 21 / 3, their time 4.6 / 1.5 s; CG iterations 702 / 649); reduced block (4,375
+voxels, 56 steps, sparse LU) 0.063 / 0.052 and 0.063 / 0.050 (factorisations 1.4 / 1.2 s;
+iterations 2,495 / 2,375). A whole full-size arm (ovx, 9 weeks, 252 steps, one after the
+other: ``benchmarks/results/bone-full-arm-2026-12-03.json``): 513 / 407 s, of them field
+steps 490 / 382 s. What remains at full size is mostly the V-cycles (about 8 a
+solve, 12 solves a step); forward/backward instead of symmetric Gauss-Seidel was tried
+(26% more iterations, 10% less time: within the noise, not taken).
+
 The operator itself is applied with :meth:`ExplicitGeometry.substep` (its fused CUDA kernel
 on a GPU, its NumPy twin on the CPU), so both schemes share one discretisation.
 """
@@ -111,6 +143,30 @@ NO_BASELINE_ITERATIONS = 20
 #: this many voxels: an LU cannot be refreshed, and above this an AMG set-up plus its extra
 #: iterations costs less (measured, 2 cores: LU 0.084 s vs AMG 0.028 s at 10,800 voxels).
 CHANGING_DIRECT_MAX = 8_000
+#: Whether a backward-Euler retake starts its CG from the TR-BDF2 end value (clipped at
+#: zero) instead of the step's start; the tolerance is the same, so only the iterations
+#: change (measured, bone ovx_rat_evs, 6 h steps: 659 instead of 776 retake iterations in
+#: 56 steps of the reduced block, 241 instead of 287 in 12 full-size steps). A switch for
+#: benchmarks.
+BACKWARD_EULER_FROM_TRBDF2 = True
+#: Options of the sparse LU (SuperLU) of a transport matrix: it is symmetric positive
+#: definite, so its diagonal is a stable pivot sequence and a minimum-degree ordering of
+#: ``A + Aᵀ`` fits it (reduced bone block, 4,375 voxels: 40% less fill than the default
+#: COLAMD, factorisation 18% and solve 35% faster, medians of 15, 2-core CPU, 2026-12-03).
+#: ``None``: SciPy's defaults (as before; a switch for benchmarks).
+LU_OPTIONS = dict(permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                  options=dict(SymmetricMode=True))
+#: Whether the AMG hierarchies of one tissue (every species, every step length) take their
+#: coarsening from one set-up of the tissue's canonical matrix (see the module notes). A
+#: switch for benchmarks.
+SHARE_COARSENING = True
+#: The canonical matrix of a tissue's shared coarsening is ``I + W_CANONICAL G`` (``G`` the
+#: conductance Laplacian, decay left out): a transport-dominated matrix like those of the
+#: field steps (``c dt D/dx²`` is 16-1000 for the bone scenarios' 6 h steps). Measured on
+#: the full-size ovx_rat_evs lattice (80,000 voxels, 149 solves): 1,100 CG iterations with
+#: hierarchies from it against 1,097 with a set-up per matrix; with ``W = 1`` (the identity
+#: as strong as the transport) 4,419.
+W_CANONICAL = 300.0
 
 
 class _Entry:
@@ -125,6 +181,18 @@ class _Entry:
         self.fresh_iterations = fresh_iterations   # most iterations a fresh build's solve took
         self.trial = trial                # taken over from an earlier tissue
         self.ml = ml                      # the pyamg hierarchy (None: a sparse LU)
+
+
+def _ruge_stuben(A):
+    """A classical (Ruge-Stüben) AMG hierarchy of ``A`` (pyamg), coarsest level solved by LU.
+
+    Classical AMG since the transport matrix is an M-matrix; its set-up is 5x cheaper than
+    smoothed aggregation's here (measured on 100x80x20 with plates: 0.26 s vs 2.9 s, 12 vs 15
+    iterations).
+    """
+    import pyamg  # noqa: PLC0415
+
+    return pyamg.ruge_stuben_solver(A, max_coarse=100, coarse_solver="splu")
 
 
 def _galerkin(ml, A):
@@ -180,6 +248,10 @@ class PreconditionerCache:
     untried : int
         Preconditioners of an earlier tissue not tried because more than
         :data:`TRIAL_MAX_CHANGED` voxels changed since; each is followed by a build.
+    setups : int
+        Of ``builds``, those that ran a set-up of their own (a sparse LU factorisation, an
+        AMG set-up, or the tissue's shared coarsening); the other AMG builds only formed
+        their Galerkin operators from the tissue's coarsening (:data:`SHARE_COARSENING`).
     changing : bool
         The tissue has changed along this chain (a propagator took it over as donor).
     """
@@ -188,7 +260,7 @@ class PreconditionerCache:
         self.key = key
         self.entries: dict[float, _Entry] = {}
         self.builds = self.refreshes = self.rebuilds = self.refused = self.reused_solves = 0
-        self.untried = 0
+        self.untried = self.setups = 0
         self.changing = False
         self.lam = None
         self.fails: dict[float, int] = {}   # consecutive failed trials per c dt
@@ -264,6 +336,11 @@ class ImplicitPropagator:
         preconditioners are used for this tissue when the operator family matches (same
         backend, shape, ``dx``, ``diffusion``, ``decay``, ``fixed_mask`` and precision) and
         :data:`REUSE_PRECONDITIONERS` is on; otherwise it is ignored.
+    coarsening : dict or None
+        A store shared by the propagators of one tissue (all species, on the same geometry;
+        a new one for each tissue), where the tissue's AMG coarsening is kept for all of
+        them (:data:`SHARE_COARSENING`). ``None``: this propagator's own store (shared by
+        its step lengths only).
 
     Attributes
     ----------
@@ -275,8 +352,10 @@ class ImplicitPropagator:
 
     def __init__(self, backend: Backend, geometry: ExplicitGeometry, dx: float, diffusion: float,
                  decay: float, fixed_mask: int = 0, face_values=(0.0,) * 6, rtol=None,
-                 max_iter: int = 500, donor=None):
+                 max_iter: int = 500, donor=None, coarsening=None):
         self.backend, self.g = backend, geometry
+        # the tissue's shared AMG coarsening, one per fixed-face mask (see _coarsening_for)
+        self._coarsenings = coarsening if coarsening is not None else {}
         self.xp = backend.xp
         self.shape = geometry.shape
         self.dtype = geometry.dtype
@@ -396,15 +475,24 @@ class ImplicitPropagator:
         rh *= self._inv
         return f.idctn(rh, type=2, norm="ortho")
 
-    def _matrix(self, cdt, sumg):
-        """The transport matrix ``I − c dt L`` (no cell exchange) as SciPy CSR, float64."""
+    def _matrix(self, cdt, sumg, canonical=False):
+        """The transport matrix ``I − c dt L`` (no cell exchange) as SciPy CSR, float64.
+
+        With ``canonical``, the tissue's canonical matrix ``I + W_CANONICAL G`` instead (no
+        decay; ``G`` the conductance Laplacian with this propagator's fixed faces), which
+        depends on the tissue only (see :meth:`_shared_coarsening`).
+        """
         import scipy.sparse as sp  # noqa: PLC0415
 
         n = int(np.prod(self.shape))
         idx = np.arange(n).reshape(self.shape)
-        w = cdt * self.d / self.dx**2
-        diag = (1.0 + cdt * self.k * np.asarray(self._kvox, dtype=np.float64)
-                + w * np.asarray(sumg, dtype=np.float64)).reshape(-1)
+        if canonical:
+            w = W_CANONICAL
+            diag = (1.0 + w * np.asarray(sumg, dtype=np.float64)).reshape(-1)
+        else:
+            w = cdt * self.d / self.dx**2
+            diag = (1.0 + cdt * self.k * np.asarray(self._kvox, dtype=np.float64)
+                    + w * np.asarray(sumg, dtype=np.float64)).reshape(-1)
         rows, cols, vals = [np.arange(n)], [np.arange(n)], [diag]
         for ax in range(3):
             if self.shape[ax] < 2:
@@ -449,7 +537,9 @@ class ImplicitPropagator:
         if entry is not None and entry.owner is self._token:
             return entry.apply
         if entry is not None and entry.apply is not None:    # built for an earlier tissue
-            if pc.skip.get(cdt, 0) > 0:     # recent trials failed: build (see _solve)
+            if entry.ml is not None and self._shared_coarsening() is not None:
+                pass    # this tissue's own coarsening exists already: as cheap, and exact
+            elif pc.skip.get(cdt, 0) > 0:     # recent trials failed: build (see _solve)
                 pc.skip[cdt] -= 1
             elif self._changed_since(entry) > (TRIAL_MAX_CHANGED if entry.ml is not None
                                                else TRIAL_MAX_CHANGED_LU):
@@ -465,14 +555,15 @@ class ImplicitPropagator:
                                  fresh_iterations=entry.fresh_iterations)
                 pc.entries[cdt] = new
                 return new.apply
-            pc.refused += 1
+            else:
+                pc.refused += 1             # a wall now splits a region it couples
         return self._build(cdt, sumg)
 
     def _build(self, cdt, sumg):
         """A fresh preconditioner for this tissue at ``cdt`` (see :meth:`_amg`), or None."""
         pc = self.preconditioners
         try:
-            import pyamg  # noqa: PLC0415
+            import pyamg  # noqa: F401, PLC0415
         except ImportError:   # pragma: no cover - pyamg is a dependency
             pc.entries[cdt] = _Entry(None, self._token, self._comp)
             return None
@@ -487,16 +578,42 @@ class ImplicitPropagator:
             # be refreshed, takes AMG above CHANGING_DIRECT_MAX
             import scipy.sparse.linalg as sla  # noqa: PLC0415
 
-            lu = sla.splu(A.tocsc())
+            pc.setups += 1
+            lu = sla.splu(A.tocsc(), **(LU_OPTIONS or {}))
             pc.entries[cdt] = _Entry(lambda b: lu.solve(np.ascontiguousarray(b, dtype=np.float64)),
                                      self._token, self._comp)
             return pc.entries[cdt].apply
-        # classical (Ruge-Stueben) AMG: this is an M-matrix, and its set-up is 5x cheaper
-        # than smoothed aggregation's here (measured on 100x80x20 with plates: 0.26 s vs 2.9 s,
-        # 12 vs 15 iterations)
-        ml = pyamg.ruge_stuben_solver(A, max_coarse=100, coarse_solver="splu")
+        if SHARE_COARSENING:
+            # the tissue's one coarsening, with this matrix's Galerkin operators
+            base = self._shared_coarsening()
+            if base is None:
+                pc.setups += 1
+                base = self._coarsenings[self.fixed_mask] = _ruge_stuben(
+                    self._matrix(cdt, sumg, canonical=True))
+            ml = _galerkin(base, A)
+        else:
+            pc.setups += 1
+            ml = _ruge_stuben(A)
         pc.entries[cdt] = _Entry(_v_cycle(ml), self._token, self._comp, ml=ml)
         return pc.entries[cdt].apply
+
+    def _shared_coarsening(self):
+        """The shared AMG hierarchy of this tissue (its canonical matrix), or None before its set-up.
+
+        One classical AMG set-up per tissue and fixed-face mask serves every species and
+        step length on it (:data:`SHARE_COARSENING`): their matrices ``I + c dt (k K + D/dx² G)``
+        differ in the scale of the transport and in the diagonal only, so the strength
+        of connection and the C/F splitting (which look at the off-diagonal entries of a
+        row relative to each other) are the same, and the interpolation (which also sees
+        the diagonal) nearly so where the transport dominates, as it does at long steps.
+        It is set up on ``I + W_CANONICAL G``, which depends on the tissue alone, so which
+        species asks first changes nothing (and a resumed run builds the same hierarchy).
+        Each matrix then only gets its Galerkin operators ``R A P`` (about a sixth of a
+        set-up, :func:`_galerkin`).
+        """
+        if not SHARE_COARSENING:
+            return None
+        return self._coarsenings.get(self.fixed_mask)
 
     def _changed_since(self, entry) -> int:
         """Voxels whose permeability differs from the tissue ``entry`` was built for."""
@@ -698,7 +815,10 @@ class ImplicitPropagator:
         self.last_iterations, self.last_method = it1 + it2, "TR-BDF2"
         floor = -1e-12 * float(xp.abs(out).max()) if out.size else 0.0
         if float(ug.min()) < floor or float(out.min()) < floor:
-            # it undershot (a sharp peak at a long step): backward Euler keeps positivity
-            out, it = self._solve(u0 + dt * s, u0, dt, su, voxels)
+            # it undershot (a sharp peak at a long step): backward Euler keeps positivity.
+            # Started from the TR-BDF2 end value (clipped at zero), closer to its solution
+            # than u0: 15-16% fewer of its CG iterations (BACKWARD_EULER_FROM_TRBDF2)
+            x0 = xp.maximum(out, 0.0) if BACKWARD_EULER_FROM_TRBDF2 else u0
+            out, it = self._solve(u0 + dt * s, x0, dt, su, voxels)
             self.last_iterations, self.last_method = self.last_iterations + it, "backward Euler"
         return out

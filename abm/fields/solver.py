@@ -228,6 +228,8 @@ class FieldSolver(FieldSources):
             self.geometry = ExplicitGeometry(self.backend, self.shape, self.dtype,
                                              labels=self.labels, diffusion_scale=dscale,
                                              decay_scale=kscale)
+        # the AMG coarsening the implicit species of this tissue share (kernels.implicit)
+        self._coarsening: dict = {}
         self._permeable_flat = None
         if self.labels is not None:
             perm = np.array([t.permeable for t in self.tissue])[self.labels]
@@ -337,7 +339,8 @@ class FieldSolver(FieldSources):
             prop = self._implicit[i] = ImplicitPropagator(
                 self.backend, self.geometry, self.dx, d, k, s.fixed_mask,
                 [float(s.fixed_faces.get(f, 0.0)) for f in FACES],
-                donor=self._donors.pop(i, None) if self.reuse_preconditioners else None)
+                donor=self._donors.pop(i, None) if self.reuse_preconditioners else None,
+                coarsening=self._coarsening)
         return prop
 
     def step(self, dt: float = DEFAULT_CELL_STEP_MIN) -> dict[str, float]:
@@ -543,6 +546,7 @@ class FieldSolver(FieldSources):
         if self._donors or any(p.preconditioners.changing for p in self._implicit.values()):
             self._implicit = {}     # (tissue that never changed has no history to drop)
             self._donors = {}
+            self._coarsening = {}
 
     def total_amount(self, name: str) -> float:
         """Amount of field ``name`` in the lattice, concentration × µm³."""
