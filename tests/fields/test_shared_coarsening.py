@@ -10,12 +10,19 @@ that the CG needs no more iterations than with a set-up per matrix (within 1 a s
 that the result does not depend on which species asks first.
 """
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
-from scipy.ndimage import binary_dilation, gaussian_filter
+from scipy.ndimage import gaussian_filter
 
 import kernels.implicit as ki
 from abm.fields import FieldSolver, Species, TissueClass
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from changing_bone import bone_blobs, surface_flips  # noqa: E402
 
 DX = 20.0
 TISSUE = [TissueClass("marrow"), TissueClass("mineral", permeable=False)]
@@ -24,25 +31,12 @@ SPECIES = [("A", 1600.0, 0.0), ("B", 1300.0, 0.03), ("C", 60.0, 0.001)]
 SHAPE = (24, 24, 16)        # 9,216 voxels (the tests take AMG at any size)
 
 
-def _bone(shape, seed=1):
-    rng = np.random.default_rng(seed)
-    noise = gaussian_filter(rng.random(shape), 2.0)
-    return (noise > np.quantile(noise, 0.75)).astype(np.uint8)
-
-
-def _surface_flips(lab, n, rng):
-    b = lab == 1
-    surf = np.flatnonzero((binary_dilation(b) & ~b) | (b & binary_dilation(~b)))
-    pick = rng.choice(surf, size=n, replace=False)
-    out = lab.copy().reshape(-1)
-    out[pick] = 1 - out[pick]
-    return out.reshape(lab.shape)
 
 
 def _tissues(n_steps=12, seed=3):
     """A chain of tissues: surface changes, two large ones (a tenth of the lattice), a seal."""
     rng = np.random.default_rng(seed)
-    lab = _bone(SHAPE)
+    lab = bone_blobs(SHAPE)
     out = []
     for k in range(n_steps):
         if k in (4, 8):
@@ -50,7 +44,7 @@ def _tissues(n_steps=12, seed=3):
             lab = lab.copy()
             lab[flip] = 1 - lab[flip]
         else:
-            lab = _surface_flips(lab, 12, rng)
+            lab = surface_flips(lab, 12, rng)
         out.append(lab)
     # a closed shell around a cavity, opened (one region) and then sealed (two regions)
     shell = out[-1].copy()
@@ -59,7 +53,7 @@ def _tissues(n_steps=12, seed=3):
     shell[4, 7, 7] = 0
     sealed = shell.copy()
     sealed[4, 7, 7] = 1
-    return out + [shell, sealed, _surface_flips(sealed, 4, rng)]
+    return out + [shell, sealed, surface_flips(sealed, 4, rng)]
 
 
 def _solver(lab, reuse, species=SPECIES):

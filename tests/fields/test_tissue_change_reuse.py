@@ -10,9 +10,12 @@ voxels, that reuse happens (and can be refused or undone), and that a sealed cav
 different step or a different D never gets a wrong preconditioner.
 """
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
-from scipy.ndimage import binary_dilation, gaussian_filter
+from scipy.ndimage import gaussian_filter
 
 import kernels.implicit as ki
 from abm.fields import FieldSolver, Species, TissueClass
@@ -20,25 +23,14 @@ from kernels.backend import get_backend
 from kernels.explicit import ExplicitGeometry
 from kernels.implicit import ImplicitPropagator
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+from changing_bone import bone_blobs, surface_flips  # noqa: E402
+
 DX = 20.0
 TISSUE = [TissueClass("marrow"), TissueClass("mineral", permeable=False)]
 
 
-def _bone(shape, seed=1):
-    """25% impermeable mineral in blobs (label 1), the rest marrow (label 0)."""
-    rng = np.random.default_rng(seed)
-    noise = gaussian_filter(rng.random(shape), 2.0)
-    return (noise > np.quantile(noise, 0.75)).astype(np.uint8)
-
-
-def _surface_flips(lab, n, rng):
-    """``n`` voxels on the mineral surface (either side), flipped between mineral and marrow."""
-    b = lab == 1
-    surf = np.flatnonzero((binary_dilation(b) & ~b) | (b & binary_dilation(~b)))
-    pick = rng.choice(surf, size=n, replace=False)
-    out = lab.copy().reshape(-1)
-    out[pick] = 1 - out[pick]
-    return out.reshape(lab.shape)
 
 
 def _solver(lab, reuse, species=None):
@@ -65,7 +57,7 @@ def test_changing_tissue_matches_a_fresh_solver_conserves_mass_and_blocks_imperm
     monkeypatch.setattr(ki, "TRIAL_MAX_CHANGED", 10**9)
     monkeypatch.setattr(ki, "TRIAL_MAX_CHANGED_LU", 10**9)
     shape = (24, 24, 16)        # above CHANGING_DIRECT_MAX: AMG refreshes after the first
-    lab = _bone(shape)
+    lab = bone_blobs(shape)
     rng = np.random.default_rng(7)
     u0 = rng.random(shape)
     runs = {}
@@ -107,7 +99,7 @@ def test_preconditioner_is_reused_over_small_changes_and_rebuilt_after_a_large_o
     fresh one continues (``rebuilds``). Either way the field equals a fresh solver's.
     """
     shape = (24, 24, 16)
-    lab = _bone(shape, seed=2)
+    lab = bone_blobs(shape, seed=2)
     rng = np.random.default_rng(3)
     u0 = rng.random(shape)
     f = _solver(lab.copy(), True)
@@ -116,7 +108,7 @@ def test_preconditioner_is_reused_over_small_changes_and_rebuilt_after_a_large_o
         s.field("A")[...] = u0
     lb = lab.copy()
     for _ in range(10):
-        lb = _surface_flips(lb, 4, rng)
+        lb = surface_flips(lb, 4, rng)
         for s in (f, g):
             s.set_tissue(lb, TISSUE)
             s.step(60.0)
@@ -189,13 +181,13 @@ def test_a_new_step_length_never_takes_another_steps_preconditioner():
     So it needs the CG iterations a fresh solver needs, not the many a 60-min matrix's LU
     would cost.
     """
-    lab = _bone((20, 20, 12), seed=4)
+    lab = bone_blobs((20, 20, 12), seed=4)
     rng = np.random.default_rng(9)
     u0 = rng.random(lab.shape)
     f = _solver(lab.copy(), True)
     f.field("A")[...] = u0
     f.step(60.0)
-    lb = _surface_flips(lab, 3, rng)
+    lb = surface_flips(lab, 3, rng)
     builds = _pc(f).builds
     f.set_tissue(lb, TISSUE)
     f.step(7.0)
@@ -218,9 +210,9 @@ def test_a_different_diffusion_coefficient_is_not_given_the_donors_preconditione
     iterations, with a fresh build's result.
     """
     be = get_backend("numpy")
-    lab = _bone((20, 20, 12), seed=6)
+    lab = bone_blobs((20, 20, 12), seed=6)
     rng = np.random.default_rng(2)
-    lb = _surface_flips(lab, 3, rng)
+    lb = surface_flips(lab, 3, rng)
     u = be.xp.asarray(rng.random(lab.shape))
 
     def prop(labels, d, donor=None):
@@ -249,11 +241,11 @@ def test_a_run_resumed_from_a_checkpoint_equals_the_uninterrupted_one_bit_for_bi
     as resuming (set_state) does, so the two runs solve with the same preconditioners.
     """
     shape = (24, 24, 16)
-    lab = _bone(shape, seed=8)
+    lab = bone_blobs(shape, seed=8)
     rng = np.random.default_rng(4)
     tissues = [lab]
     for _ in range(8):
-        tissues.append(_surface_flips(tissues[-1], 4, rng))
+        tissues.append(surface_flips(tissues[-1], 4, rng))
     u0 = gaussian_filter(rng.random(shape), 1.0)
     a = _solver(lab.copy(), True)
     a.field("A")[...] = u0
