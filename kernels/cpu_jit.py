@@ -360,24 +360,8 @@ def place_with_exclusion(occupancy, capacity, target, key, vacate=None):
 def exchange_sums(inv, m: int, terms):
     """Per-voxel exchange sums of one field, the fused :func:`abm.cells.phases.exchange.exchange_sums_numpy`.
 
-    Parameters
-    ----------
-    inv : int64 array (N,)
-        Slot (0..m-1) of each cell's voxel, the populations' cells concatenated in order.
-    m : int
-        Number of slots (distinct occupied voxels).
-    terms : list of (n, S, T, U, Q)
-        Per population, in the order of ``inv``: its cell count and its secretion rate
-        ``S`` (1/min), target ``T`` (field unit), uptake rate ``U`` (1/min) and release
-        ``Q`` (amount/min); each a float, an array (n,) or None where the population
-        lacks it.
-
-    Returns
-    -------
-    st, su, q : float64 arrays (m,)
-        ``Σ S·T``, ``Σ (S + U)`` and ``Σ Q`` per slot, identical to the twin's.
-    used : tuple of 3 bool
-        Whether any population has ``S`` and ``T``; ``S`` or ``U``; ``Q``.
+    Parameters and returns are those of the twin (NumPy arrays); the sums are identical to
+    the twin's, bit for bit.
     """
     inv = np.ascontiguousarray(inv, dtype=np.int64)
     st, su, qs = np.zeros(m), np.zeros(m), np.zeros(m)
