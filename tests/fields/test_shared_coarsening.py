@@ -31,8 +31,6 @@ SPECIES = [("A", 1600.0, 0.0), ("B", 1300.0, 0.03), ("C", 60.0, 0.001)]
 SHAPE = (24, 24, 16)        # 9,216 voxels (the tests take AMG at any size)
 
 
-
-
 def _tissues(n_steps=12, seed=3):
     """A chain of tissues: surface changes, two large ones (a tenth of the lattice), a seal."""
     rng = np.random.default_rng(seed)
